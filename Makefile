@@ -1,0 +1,33 @@
+# The two commands a newcomer needs (see README):
+#   make example   set up, then compile the example platform into build/gitops
+#   make test      set up (with dev tools), then run lint, types and the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: example test setup setup-dev lint golden clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+setup-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+example: setup
+	$(BIN)/mlspec validate specs/examples/platform.yaml
+	$(BIN)/mlspec compile specs/examples/platform.yaml --out build/gitops
+
+lint: setup-dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: setup-dev lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf build $(VENV)

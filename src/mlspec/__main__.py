@@ -1,0 +1,5 @@
+"""`python -m mlspec`."""
+
+from mlspec.cli import run
+
+run()

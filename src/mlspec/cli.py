@@ -1,0 +1,153 @@
+"""The `mlspec` command line: parse options, call the api, report, exit.
+
+Exit codes: 0 success, 1 the input is wrong, 2 mlspec could not do its job.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from mlspec import __version__
+from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
+from mlspec.reporting import FORMATS, reporter_for
+
+ENV_HELP = "Environment to use (repeatable). Default: every environment in the spec."
+FORMAT_HELP = "Diagnostics format: text (colour on a terminal), json, or github annotations."
+
+
+def _report(diagnostics: Sequence[Diagnostic], summary: str, fmt: str) -> None:
+    stream = sys.stdout if fmt in ("json", "github") else sys.stderr
+    text = reporter_for(fmt, colour=stream.isatty()).render(diagnostics, summary)
+    stream.write(text)
+
+
+def _exit(diagnostics: Sequence[Diagnostic]) -> NoReturn:
+    sys.exit(ExitCode.INPUT_ERROR if has_errors(diagnostics) else ExitCode.OK)
+
+
+def _guarded(fmt_option: str = "fmt") -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Turn MlspecError into exit code 2 with a diagnostic, and bugs into a short report."""
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        def run(**kwargs: Any) -> None:
+            fmt = kwargs.get(fmt_option, "text")
+            try:
+                command(**kwargs)
+            except MlspecError as exc:
+                _report([exc.diagnostic], "", fmt)
+                sys.exit(ExitCode.TOOL_ERROR)
+            except (RecursionError, MemoryError) as exc:
+                message = f"input too large or too deep to process ({type(exc).__name__})"
+                _report([Diagnostic("MLS904", message)], "", fmt)
+                sys.exit(ExitCode.TOOL_ERROR)
+
+        run.__name__ = command.__name__
+        run.__doc__ = command.__doc__
+        return run
+
+    return wrap
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlspec")
+def main() -> None:
+    """mlspec compiles one platform.yaml into a deterministic GitOps tree.
+
+    \b
+    mlspec validate platform.yaml        check the spec; errors at file:line:col
+    mlspec compile platform.yaml --out gitops/
+                                         write one tree per environment
+    mlspec schema > platform.schema.json the JSON Schema, for editors
+    """
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--env", "environments", multiple=True, metavar="NAME", help=ENV_HELP)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
+@_guarded()
+def validate(spec: Path, environments: tuple[str, ...], fmt: str) -> None:
+    """Check SPEC: YAML, schema, references and templates, for every environment.
+
+    Exits 0 when the spec is valid (warnings allowed), 1 when it is not, 2 when
+    mlspec could not run. Never imports kfp or mlflow.
+    """
+    from mlspec import api
+    from mlspec.spec.frontend import SpecFile
+
+    result = api.validate(SpecFile.read(spec), environments)
+    summary = ""
+    if result.ok:
+        summary = f"ok: {spec} is valid (environments: {', '.join(result.environments)})"
+    _report(result.diagnostics, summary, fmt)
+    _exit(result.diagnostics)
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory; replaced atomically, files mlspec does not own are kept.",
+)
+@click.option("--env", "environments", multiple=True, metavar="NAME", help=ENV_HELP)
+@click.option(
+    "--compiler",
+    "compilers",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this compiler (repeatable). Default: every installed compiler.",
+)
+@click.option("--allow-empty", is_flag=True, help="Accept a spec that compiles to no objects.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
+@_guarded()
+def compile_command(
+    spec: Path,
+    out: Path,
+    environments: tuple[str, ...],
+    compilers: tuple[str, ...],
+    allow_empty: bool,
+    fmt: str,
+) -> None:
+    """Validate SPEC and compile it into OUT/<environment>/...
+
+    On any error nothing is written: OUT stays byte-identical.
+    """
+    from mlspec import api
+    from mlspec.spec.frontend import SpecFile
+
+    result = api.compile_to(SpecFile.read(spec), out, environments, compilers, allow_empty)
+    summary = ""
+    if result.written is not None:
+        state = "written" if result.written.changed else "unchanged"
+        summary = f"ok: {len(result.files)} files {state} in {out}"
+    _report(result.diagnostics, summary, fmt)
+    _exit(result.diagnostics)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of platform.yaml (for editors and CI)."""
+    from mlspec.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+def run() -> None:
+    """Entry point with a last-resort guard: a bug prints a short report and exits 2."""
+    try:
+        main()
+    except SystemExit:
+        raise
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write("mlspec: internal error (a bug); please report it with the trace above\n")
+        sys.exit(ExitCode.TOOL_ERROR)

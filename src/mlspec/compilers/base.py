@@ -1,0 +1,124 @@
+"""The compiler plugin interface.
+
+A compiler turns the validated platform of one environment into `Artifact`s:
+Kubernetes objects (or other documents) with the path they go to and the spec
+node they come from. Compilers never write files and never import each other.
+
+Compilers are found through the ``mlspec.compilers`` entry-point group; the
+built-in ones are registered there too (see pyproject.toml), so a third-party
+compiler plugs in exactly like ours:
+
+    [project.entry-points."mlspec.compilers"]
+    my-target = "my_package.compiler:MyCompiler"
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from mlspec.diagnostics import Diagnostic, Location, MlspecError
+from mlspec.spec.model import Platform
+from mlspec.spec.source import SourceMap
+
+ENTRY_POINT_GROUP = "mlspec.compilers"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
+LABEL_TENANT = "mlspec.dev/tenant"
+ANNOTATION_SOURCE = "mlspec.dev/source"
+ANNOTATION_SOURCE_DIGEST = "mlspec.dev/source-digest"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One output document.
+
+    ``path`` is relative to the environment's directory (``tenants/fraud/...``);
+    ``source`` is the JSON pointer of the spec node it was compiled from.
+    """
+
+    path: str
+    object: dict[str, Any]
+    source: str
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    env: str
+    cluster: str | None
+    platform: Platform
+    sources: SourceMap
+    spec_name: str
+
+    def provenance(self, source: str, tenant: str | None = None) -> dict[str, dict[str, str]]:
+        """Labels and annotations every compiled object carries."""
+        labels = dict(MANAGED_BY)
+        if tenant is not None:
+            labels[LABEL_TENANT] = tenant
+        annotations = {
+            ANNOTATION_SOURCE: f"{self.spec_name}#{source}",
+            ANNOTATION_SOURCE_DIGEST: node_digest(self.spec_data, source),
+        }
+        return {"labels": labels, "annotations": annotations}
+
+    @functools.cached_property
+    def spec_data(self) -> dict[str, Any]:
+        """The validated platform as plain data, as the user wrote it (camelCase)."""
+        return self.platform.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def location(self, source: str) -> Location | None:
+        return self.sources.value_location(source)
+
+
+@dataclass
+class CompileResult:
+    artifacts: list[Artifact] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@runtime_checkable
+class Compiler(Protocol):
+    """What a compiler plugin implements."""
+
+    name: ClassVar[str]
+
+    def compile(self, ctx: CompileContext) -> CompileResult: ...
+
+
+def tenant_path(tenant: str, kind: str, name: str) -> str:
+    return f"tenants/{tenant}/{kind.lower()}-{name}.yaml"
+
+
+def platform_path(kind: str, name: str) -> str:
+    return f"platform/{kind.lower()}-{name}.yaml"
+
+
+def node_digest(spec_data: dict[str, Any], source: str) -> str:
+    """A short, stable digest of the spec node at ``source`` (a JSON pointer)."""
+    node: Any = spec_data
+    for token in source.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    text = json.dumps(node, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_compilers(names: Sequence[str] = ()) -> list[Compiler]:
+    """The registered compilers, by name order; only ``names`` when given."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    unknown = sorted(set(names) - set(found))
+    if unknown:
+        message = f"unknown compiler {unknown[0]!r}; installed: {', '.join(sorted(found))}"
+        raise MlspecError(Diagnostic("MLS902", message))
+    compilers: list[Compiler] = []
+    for name in sorted(names or found):
+        compiler = found[name].load()()
+        if not isinstance(compiler, Compiler):
+            message = f"entry point {name!r} does not provide a compiler"
+            raise MlspecError(Diagnostic("MLS902", message))
+        compilers.append(compiler)
+    return compilers

@@ -1,0 +1,1 @@
+"""Output stage: deterministic serialisation and the all-or-nothing tree writer."""

@@ -1,0 +1,58 @@
+"""Structural checks on compiled artifacts before anything is written.
+
+Rule 7 (no secret reaches git) and rule 3 (no two objects at one path) are
+checked here, on data, so a bug in a compiler cannot slip past them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mlspec.compilers.base import Artifact
+from mlspec.diagnostics import Diagnostic, Location
+
+EnvArtifact = tuple[str, Artifact]  # (environment, artifact)
+
+
+def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
+    """``locate`` maps an environment to a function: JSON pointer -> Location."""
+    diagnostics: list[Diagnostic] = []
+    seen: dict[str, Artifact] = {}
+    for env, artifact in artifacts:
+        path = f"{env}/{artifact.path}"
+        where = locate[env](artifact.source)
+        first = seen.get(path)
+        if first is not None:
+            diagnostics.append(_collision(path, first, artifact, where, locate[env]))
+        else:
+            seen[path] = artifact
+        if _is_secret_with_data(artifact.object):
+            diagnostics.append(
+                Diagnostic(
+                    "MLS803",
+                    f"{path}: a Secret with data would be committed to git",
+                    where,
+                    artifact.source,
+                    "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
+                )
+            )
+    return diagnostics
+
+
+def _collision(
+    path: str, first: Artifact, second: Artifact, where: Location | None, locate: Any
+) -> Diagnostic:
+    first_location = locate(first.source)
+    return Diagnostic(
+        "MLS801",
+        f"two objects compile to {path}: from {first.source} and {second.source}",
+        where,
+        second.source,
+        "rename one of them",
+        related=(first_location,) if first_location else (),
+    )
+
+
+def _is_secret_with_data(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and bool(obj.get("data") or obj.get("stringData"))

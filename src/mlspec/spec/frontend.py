@@ -1,0 +1,151 @@
+"""The front end: one spec file in, one validated `Platform` per environment out.
+
+    read -> load (strict YAML) -> per environment: patch -> expand templates
+         -> validate (pydantic) -> check references
+
+Nothing here imports a compiler, kfp or mlflow: `mlspec validate` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors, sorted_unique
+from mlspec.spec.loader import DEFAULT_LIMITS, Limits, load_bytes
+from mlspec.spec.model import Platform
+from mlspec.spec.patch import apply_patch, check_patch, environment_patch
+from mlspec.spec.references import check_references
+from mlspec.spec.source import SourceMap
+from mlspec.spec.templates import expand_templates
+from mlspec.spec.validate import validate_platform
+
+DEFAULT_ENVIRONMENT = "default"
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """The bytes of a spec and how we name it in messages and provenance."""
+
+    display: str  # as the user wrote the path: used in diagnostics
+    name: str  # the file name alone: used in provenance, so output does not depend on cwd
+    raw: bytes
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.raw).hexdigest()
+
+    @classmethod
+    def read(cls, path: str | Path) -> SpecFile:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            message = f"cannot read {path}: {exc.strerror or exc}"
+            raise MlspecError(Diagnostic("MLS901", message, Location(str(path), 1, 1))) from exc
+        return cls(str(path), Path(path).name, raw)
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """The validated platform as one environment sees it."""
+
+    name: str
+    platform: Platform
+    sources: SourceMap
+
+    @property
+    def cluster(self) -> str | None:
+        environment = self.platform.environments.get(self.name)
+        return environment.cluster if environment else None
+
+
+@dataclass
+class Validated:
+    spec: SpecFile
+    environments: dict[str, EnvironmentSpec] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def validate_spec(
+    spec: SpecFile, environments: Sequence[str] = (), limits: Limits = DEFAULT_LIMITS
+) -> Validated:
+    """Validate ``spec`` for the named environments (all of them when empty)."""
+    loaded = load_bytes(spec.raw, spec.display, limits)
+    if loaded.data is None:
+        return Validated(spec, diagnostics=sorted_unique(loaded.diagnostics))
+    names, problems = _environment_names(loaded.data, loaded.sources, environments, spec.display)
+    if problems:
+        return Validated(spec, diagnostics=problems)
+    result = Validated(spec)
+    per_env: dict[str, list[Diagnostic]] = {}
+    for name in names:
+        platform, sources, found = _validate_environment(loaded.data, loaded.sources, name)
+        per_env[name] = found
+        if platform is not None and not has_errors(found):
+            result.environments[name] = EnvironmentSpec(name, platform, sources)
+    result.diagnostics = _merge_environment_diagnostics(per_env)
+    return result
+
+
+def _environment_names(
+    data: dict[str, Any], sources: SourceMap, wanted: Sequence[str], file: str
+) -> tuple[list[str], list[Diagnostic]]:
+    declared = data.get("environments")
+    known = sorted(declared) if isinstance(declared, dict) and declared else [DEFAULT_ENVIRONMENT]
+    unknown = [name for name in wanted if name not in known]
+    if not unknown:
+        return (sorted(set(wanted)) or known), []
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f"did you mean `{close[0]}`?" if close else "environments: " + ", ".join(known)
+    location = sources.key_location("/environments") or Location(file, 1, 1)
+    message = f"unknown environment `{unknown[0]}`"
+    return [], [Diagnostic("MLS401", message, location, "/environments", hint)]
+
+
+def _validate_environment(
+    data: dict[str, Any], sources: SourceMap, env: str
+) -> tuple[Platform | None, SourceMap, list[Diagnostic]]:
+    found = environment_patch(data, env)
+    if found is not None:
+        patch, patch_ptr = found
+        problems = check_patch(patch, patch_ptr, sources)
+        if problems:
+            return None, sources, problems
+        data, sources = apply_patch(data, sources, patch, patch_ptr)
+    data, sources, diagnostics = expand_templates(data, sources)
+    platform, problems = validate_platform(data, sources)
+    diagnostics += problems
+    if platform is not None:
+        diagnostics += check_references(platform, sources)
+    return platform, sources, diagnostics
+
+
+def _merge_environment_diagnostics(per_env: dict[str, list[Diagnostic]]) -> list[Diagnostic]:
+    """A problem seen in every environment is reported once; others name theirs."""
+    everywhere = set.intersection(*(set(d) for d in per_env.values())) if per_env else set()
+    merged: list[Diagnostic] = list(everywhere)
+    for env, diagnostics in sorted(per_env.items()):
+        for diag in diagnostics:
+            if diag not in everywhere:
+                merged.append(_in_environment(diag, env))
+    return sorted_unique(merged)
+
+
+def _in_environment(diag: Diagnostic, env: str) -> Diagnostic:
+    return Diagnostic(
+        diag.code,
+        f"{diag.message} (environment {env})",
+        diag.location,
+        diag.pointer,
+        diag.hint,
+        diag.severity,
+        diag.related,
+    )

@@ -1,0 +1,405 @@
+"""Strict YAML loading that keeps source positions (RELIABILITY.md rules 1 and 2).
+
+We do not use a YAML constructor at all: ruamel.yaml's parser yields events, and
+`_Builder` turns them into plain data (dict / list / str / int / float / bool /
+None) while recording a `SourceMap`. Working at the event level lets us refuse
+anchors, aliases, tags and directives before any of them is expanded, check depth
+and size as the events arrive, and decide ourselves how plain scalars resolve.
+
+Plain scalars resolve by the YAML 1.2 core schema. Scalars that a YAML 1.1 reader
+(PyYAML, go-yaml v2, hence kubectl) would read differently -- ``yes``/``no``/``on``,
+``0755``, ``1:20``, ``2024-01-01`` -- are errors with a hint to quote them. Floats
+whose text differs from their value (``1.10``) are kept as numbers; the original
+text is recorded so that a type error on them can say "quote it".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML, events
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from mlspec.diagnostics import Diagnostic, Location, safe_text
+from mlspec.spec.source import NodeSource, SourceMap, pointer
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps checked before or during parsing, so hostile input fails fast."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 64
+    max_scalar_chars: int = 64 * 1024
+    max_nodes: int = 5_000_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Loaded:
+    """A loaded document: its data, where each node came from, and what went wrong."""
+
+    data: dict[str, Any] | None
+    sources: SourceMap
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class _FatalProblemError(Exception):
+    """Raised inside the builder once a fatal problem has been recorded."""
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f\ufeff\ufffe\uffff]")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL_12 = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
+_BOOL_12["FALSE"] = False
+# YAML 1.1 also lists y/Y/n/N as booleans; PyYAML ignores them and keys such as `n` or
+# `y` are common, so we accept them as strings (the emitter still quotes them).
+_BOOL_11 = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
+_INT_DEC = re.compile(r"^[-+]?[0-9]+$")
+_INT_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
+_INT_OCT = re.compile(r"^0o[0-7]+$")
+_INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_FLOAT_SPECIAL = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_YAML11_NUMBER = re.compile(
+    r"^(?:[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*_[0-9_]*(?:[eE][-+][0-9]+)?|[-+]0x[0-9a-fA-F_]+)$"
+)
+_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?$")
+
+
+def load_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Loaded:
+    """Load one YAML document from text. Never raises for bad input."""
+    precheck = _check_text(text, file, limits)
+    if precheck is not None:
+        return Loaded(None, SourceMap(), [precheck])
+    builder = _Builder(file, limits)
+    try:
+        builder.run(text)
+    except _FatalProblemError:
+        pass
+    except MarkedYAMLError as exc:
+        builder.diagnostics.append(_syntax_error(exc, file))
+    except YAMLError as exc:
+        builder.diagnostics.append(
+            Diagnostic("MLS001", f"invalid YAML: {safe_text(exc, 200)}", Location(file, 1, 1))
+        )
+    except RecursionError:
+        builder.diagnostics.append(
+            Diagnostic("MLS011", "the document is nested too deeply", Location(file, 1, 1))
+        )
+    if builder.diagnostics:
+        return Loaded(None, builder.sources, builder.diagnostics)
+    return _root_mapping(builder, file)
+
+
+def load_bytes(raw: bytes, file: str, limits: Limits = DEFAULT_LIMITS) -> Loaded:
+    """Load from bytes: size cap and UTF-8 decoding are checked first."""
+    if len(raw) > limits.max_bytes:
+        message = f"the file is {len(raw)} bytes, over the limit of {limits.max_bytes} bytes"
+        return Loaded(None, SourceMap(), [Diagnostic("MLS010", message, Location(file, 1, 1))])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Loaded(None, SourceMap(), [_decode_error(raw, exc, file)])
+    return load_text(text.removeprefix("\ufeff"), file, limits)
+
+
+def _root_mapping(builder: _Builder, file: str) -> Loaded:
+    root = builder.root
+    if builder.documents == 0 or root is None:
+        diag = Diagnostic(
+            "MLS014",
+            "the file is empty: expected a platform spec",
+            Location(file, 1, 1),
+            hint="start with `apiVersion: mlspec.dev/v1alpha1` and `kind: Platform`",
+        )
+        return Loaded(None, builder.sources, [diag])
+    if not isinstance(root, dict):
+        loc = builder.sources.value_location("")
+        diag = Diagnostic("MLS014", "the document must be a mapping", loc, pointer="")
+        return Loaded(None, builder.sources, [diag])
+    return Loaded(root, builder.sources, [])
+
+
+def _check_text(text: str, file: str, limits: Limits) -> Diagnostic | None:
+    if len(text) > limits.max_bytes:
+        message = f"the text is {len(text)} characters, over the limit of {limits.max_bytes}"
+        return Diagnostic("MLS010", message, Location(file, 1, 1))
+    found = _CONTROL_CHARS.search(text)
+    if found is None:
+        return None
+    return Diagnostic(
+        "MLS008",
+        f"control character U+{ord(found.group()):04X} is not allowed",
+        _offset_location(text, found.start(), file),
+        hint="remove it; use a quoted escape such as \\t or \\n if it belongs in a string",
+    )
+
+
+def _offset_location(text: str, offset: int, file: str) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Location(file, line, col)
+
+
+def _decode_error(raw: bytes, exc: UnicodeDecodeError, file: str) -> Diagnostic:
+    good = raw[: exc.start].decode("utf-8", errors="replace")
+    return Diagnostic(
+        "MLS007",
+        f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+        _offset_location(good, len(good), file),
+        hint="save the file as UTF-8",
+    )
+
+
+def _syntax_error(exc: MarkedYAMLError, file: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        problem = f"{exc.problem} ({exc.context})"
+    return Diagnostic("MLS001", f"invalid YAML: {safe_text(problem, 200)}", location)
+
+
+@dataclass
+class _Frame:
+    container: dict[str, Any] | list[Any]
+    path: tuple[str | int, ...]
+    key: str | None = None
+    key_location: Location | None = None
+    key_locations: dict[str, Location] = field(default_factory=dict)
+
+
+class _Builder:
+    """Turns parser events into data + SourceMap, refusing what we do not accept."""
+
+    def __init__(self, file: str, limits: Limits) -> None:
+        self.file = file
+        self.limits = limits
+        self.sources = SourceMap()
+        self.diagnostics: list[Diagnostic] = []
+        self.root: Any = None
+        self.documents = 0
+        self._stack: list[_Frame] = []
+        self._nodes = 0
+
+    def run(self, text: str) -> None:
+        for event in YAML(typ="rt").parse(text):
+            self._on_event(event)
+
+    def _on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DocumentStartEvent):
+            self._on_document_start(event)
+        elif isinstance(event, events.AliasEvent):
+            self._fail(event, "MLS004", "aliases (*name) are not allowed", _NO_ANCHORS_HINT)
+        elif isinstance(event, events.ScalarEvent | events.CollectionStartEvent):
+            self._on_node(event)
+        elif isinstance(event, events.CollectionEndEvent):
+            self._stack.pop()
+
+    def _on_document_start(self, event: events.DocumentStartEvent) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            self._fail(
+                event,
+                "MLS006",
+                "only one YAML document is allowed per file",
+                "remove the second `---` and merge the content into one document",
+            )
+        if event.version is not None or event.tags:
+            self._fail(event, "MLS005", "YAML directives (%YAML, %TAG) are not allowed")
+
+    def _on_node(self, event: events.NodeEvent) -> None:
+        self._nodes += 1
+        if self._nodes > self.limits.max_nodes:
+            self._fail(event, "MLS010", f"more than {self.limits.max_nodes} YAML nodes")
+        if event.anchor is not None:
+            self._fail(event, "MLS004", "anchors (&name) are not allowed", _NO_ANCHORS_HINT)
+        tag = getattr(event, "tag", None)
+        if tag is not None and not _implicit_tag(event):
+            self._fail(
+                event,
+                "MLS003",
+                f"explicit tag {safe_text(_short_tag(tag))} is not allowed",
+                "remove the tag; write plain values",
+            )
+        frame = self._stack[-1] if self._stack else None
+        if isinstance(frame, _Frame) and isinstance(frame.container, dict) and frame.key is None:
+            self._on_key(frame, event)
+        else:
+            self._on_value(frame, event)
+
+    def _on_key(self, frame: _Frame, event: events.NodeEvent) -> None:
+        location = self._location(event)
+        if not isinstance(event, events.ScalarEvent):
+            self._fail(event, "MLS009", "mapping keys must be strings, not collections")
+            return
+        key = str(event.value)
+        if event.style is None:
+            self._check_plain_key(event, key)
+        self._check_scalar_length(event, key)
+        first = frame.key_locations.get(key)
+        if first is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    "MLS002",
+                    f"duplicate key {safe_text(key)!r} (first defined at line {first.line})",
+                    location,
+                    pointer=pointer((*frame.path, key)),
+                    hint="remove one of the two; YAML readers disagree on which one wins",
+                    related=(first,),
+                )
+            )
+            raise _FatalProblemError
+        frame.key_locations[key] = location
+        frame.key, frame.key_location = key, location
+
+    def _check_plain_key(self, event: events.ScalarEvent, key: str) -> None:
+        if _INT_DEC.match(key) and not _INT_LEADING_ZERO.match(key):
+            return  # version numbers such as `7:` are keys written as integers
+        ambiguity = _plain_scalar_problem(key)
+        resolved = None if ambiguity else _resolve_plain(key)
+        if ambiguity or not isinstance(resolved, str):
+            self._fail(
+                event,
+                "MLS009",
+                f"mapping key {safe_text(key)!r} is not a string to every YAML reader",
+                f'quote it: "{safe_text(key)}"',
+            )
+
+    def _on_value(self, frame: _Frame | None, event: events.NodeEvent) -> None:
+        path, key_location = self._child_path(frame)
+        location = self._location(event)
+        if len(path) > self.limits.max_depth:
+            self._fail(event, "MLS011", f"nesting deeper than {self.limits.max_depth} levels")
+        value, plain_text = self._value_of(event, path)
+        self.sources.set(pointer(path), NodeSource(location, key_location, plain_text))
+        self._attach(frame, value)
+        if isinstance(event, events.CollectionStartEvent):
+            self._stack.append(_Frame(value, path))
+
+    def _child_path(self, frame: _Frame | None) -> tuple[tuple[str | int, ...], Location | None]:
+        if frame is None:
+            return (), None
+        if isinstance(frame.container, dict):
+            assert frame.key is not None
+            return (*frame.path, frame.key), frame.key_location
+        return (*frame.path, len(frame.container)), None
+
+    def _value_of(
+        self, event: events.NodeEvent, path: tuple[str | int, ...]
+    ) -> tuple[Any, str | None]:
+        if isinstance(event, events.MappingStartEvent):
+            return {}, None
+        if isinstance(event, events.SequenceStartEvent):
+            return [], None
+        assert isinstance(event, events.ScalarEvent)
+        text = str(event.value)
+        self._check_scalar_length(event, text)
+        if event.style is not None:
+            return text, None
+        problem = _plain_scalar_problem(text)
+        if problem is not None:
+            self._fail(event, "MLS013", problem[0], problem[1], path)
+        return _resolve_plain(text), text
+
+    def _attach(self, frame: _Frame | None, value: Any) -> None:
+        if frame is None:
+            self.root = value
+        elif isinstance(frame.container, dict):
+            assert frame.key is not None
+            frame.container[frame.key] = value
+            frame.key = None
+        else:
+            frame.container.append(value)
+
+    def _check_scalar_length(self, event: events.NodeEvent, text: str) -> None:
+        if len(text) > self.limits.max_scalar_chars:
+            self._fail(
+                event,
+                "MLS012",
+                f"a scalar of {len(text)} characters is over the limit of "
+                f"{self.limits.max_scalar_chars}",
+            )
+
+    def _location(self, event: events.Event) -> Location:
+        mark = event.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def _fail(
+        self,
+        event: events.Event,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        path: tuple[str | int, ...] | None = None,
+    ) -> None:
+        ptr = pointer(path) if path is not None else None
+        self.diagnostics.append(Diagnostic(code, message, self._location(event), ptr, hint))
+        raise _FatalProblemError
+
+
+_NO_ANCHORS_HINT = "write the value out in full; mlspec templates cover reuse"
+
+
+def _implicit_tag(event: events.NodeEvent) -> bool:
+    """ruamel reports ``!`` (non-specific tag) for quoted scalars in some versions."""
+    quoted = isinstance(event, events.ScalarEvent) and event.style is not None
+    return quoted and getattr(event, "tag", None) == "!"
+
+
+def _short_tag(tag: object) -> str:
+    """``tag:yaml.org,2002:str`` is written ``!!str``: say it the way the user wrote it."""
+    return str(tag).replace("tag:yaml.org,2002:", "!!")
+
+
+def _resolve_plain(text: str) -> Any:
+    """Resolve a plain scalar by the YAML 1.2 core schema."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL_12:
+        return _BOOL_12[text]
+    if _INT_DEC.match(text):
+        return int(text)
+    if _INT_OCT.match(text):
+        return int(text[2:], 8)
+    if _INT_HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text) and any(c.isdigit() for c in text):
+        return float(text)
+    return text
+
+
+def _plain_scalar_problem(text: str) -> tuple[str, str] | None:
+    """Why a plain scalar is unsafe to read, or None. Returns (message, hint)."""
+    shown = safe_text(text)
+    if _BOOL_11.match(text):
+        return (
+            f"plain `{shown}` is a boolean to YAML 1.1 readers and a string to YAML 1.2",
+            f'write `true` or `false` for a boolean, or quote it for a string: "{shown}"',
+        )
+    if _INT_LEADING_ZERO.match(text):
+        return (
+            f"plain `{shown}` is an octal number to YAML 1.1 readers and decimal to YAML 1.2",
+            f'quote it for a string ("{shown}") or drop the leading zero for a number',
+        )
+    if _YAML11_NUMBER.match(text) and any(c.isdigit() for c in text):
+        return (
+            f"plain `{shown}` is a number to YAML 1.1 readers and a string to YAML 1.2",
+            f'quote it: "{shown}"',
+        )
+    if _TIMESTAMP.match(text):
+        return (
+            f"plain `{shown}` is a timestamp to YAML 1.1 readers",
+            f'quote it: "{shown}"',
+        )
+    if _FLOAT_SPECIAL.match(text):
+        return (f"`{shown}` (infinity or NaN) is not allowed", "write a finite number")
+    if text == "<<":
+        return ("merge keys (<<) are not allowed", _NO_ANCHORS_HINT)
+    return None

@@ -1,0 +1,37 @@
+"""Shared fixtures: the reference spec and a tree snapshot helper."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "specs" / "examples" / "platform.yaml"
+CONTRACT = ROOT.parent / "shared" / "examples" / "platform.yaml"
+
+Snapshot = dict[str, tuple[int, bytes]]
+
+
+def snapshot(tree: Path) -> Snapshot:
+    """Every entry under ``tree``: relative path -> (mode, content or link target)."""
+    entries: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                content = os.readlink(path).encode()
+            elif stat.S_ISREG(info.st_mode):
+                content = path.read_bytes()
+            else:
+                content = b""
+            entries[str(path.relative_to(tree))] = (info.st_mode, content)
+    return entries
+
+
+@pytest.fixture
+def example_text() -> str:
+    return EXAMPLE.read_text(encoding="utf-8")
