@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: example test setup setup-dev lint golden clean
+.PHONY: example test setup setup-dev tools lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,16 @@ example: setup
 	$(BIN)/mlspec validate specs/examples/platform.yaml
 	$(BIN)/mlspec compile specs/examples/platform.yaml --out build/gitops
 
+tools:
+	scripts/install-tools.sh
+
 lint: setup-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-test: setup-dev lint
+test: setup-dev tools lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) .tools

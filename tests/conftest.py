@@ -35,3 +35,15 @@ def snapshot(tree: Path) -> Snapshot:
 @pytest.fixture
 def example_text() -> str:
     return EXAMPLE.read_text(encoding="utf-8")
+
+
+TOOLS = ROOT / ".tools" / "bin"
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Path:
+    """The real kubectl (with kustomize), installed by scripts/install-tools.sh."""
+    path = TOOLS / "kubectl"
+    if not path.exists():
+        pytest.fail("kubectl is missing: run scripts/install-tools.sh (make test does)")
+    return path

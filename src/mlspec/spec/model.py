@@ -319,6 +319,14 @@ class Access(Spec):
     )
 
 
+class Network(Spec):
+    allow_from: list[Name] = Field(
+        default_factory=list,
+        description="Other tenants whose pods may reach this tenant's pods.",
+        examples=[["search"]],
+    )
+
+
 class Tenant(Spec):
     display_name: NonEmptyText = Field(
         description="Human-readable name.", examples=["Fraud Detection"]
@@ -343,6 +351,11 @@ class Tenant(Spec):
         description="Who may administer, edit or view the tenant's namespace.",
         examples=[{"admins": ["group:fraud-leads"]}],
     )
+    network: Network = Field(
+        default_factory=Network,
+        description="Network isolation: by default only the tenant itself reaches its pods.",
+        examples=[{"allowFrom": ["search"]}],
+    )
 
 
 # --- pipelines and templates ---------------------------------------------------------------
@@ -351,6 +364,11 @@ class Tenant(Spec):
 class GpuRequest(Spec):
     pool: Name = Field(description="The GPU pool to run on.", examples=["a100-80gb"])
     count: int = Field(ge=1, le=64, description="GPUs (or slices) requested.", examples=[1])
+    profile: Annotated[str, StringConstraints(pattern=r"^[1-7]g\.[0-9]+gb(\+me)?$")] | None = Field(
+        default=None,
+        description="MIG profile of the slices, when the pool has several.",
+        examples=["1g.10gb"],
+    )
 
 
 class Resources(Spec):
@@ -615,6 +633,48 @@ class Monitor(Spec):
     )
 
 
+# --- cluster-wide settings ---------------------------------------------------------------
+
+
+class Scheduling(Spec):
+    cohort: Name | None = Field(
+        default=None,
+        description="Kueue cohort of the tenants' ClusterQueues (default: the platform name).",
+        examples=["acme-ml"],
+    )
+    gpu_taint: NonEmptyText = Field(
+        default="nvidia.com/gpu",
+        description="Taint key on GPU nodes; GPU workloads tolerate it.",
+        examples=["nvidia.com/gpu"],
+    )
+
+
+class Serving(Spec):
+    mode: Literal["knative", "standard"] = Field(
+        default="knative",
+        description="KServe deployment mode of every InferenceService.",
+        examples=["knative"],
+    )
+    ingress_namespace: Name = Field(
+        default="istio-system",
+        description="Namespace of the serving ingress gateway, allowed into tenants.",
+        examples=["istio-system"],
+    )
+
+
+class Monitoring(Spec):
+    namespace: Name = Field(
+        default="monitoring",
+        description="Namespace of Prometheus, allowed into tenants to scrape.",
+        examples=["monitoring"],
+    )
+    drift_image: NonEmptyText = Field(
+        default="ghcr.io/mlspec/drift-checker:0.1.0",
+        description="Image of the scheduled drift checker.",
+        examples=["ghcr.io/mlspec/drift-checker:0.1.0"],
+    )
+
+
 # --- the platform ---------------------------------------------------------------------------
 
 
@@ -638,6 +698,21 @@ class Platform(Spec):
         default=None,
         description="The model registry that `mlspec registry` reconciles.",
         examples=[{"mlflow": {"trackingUri": "https://mlflow.acme.example"}}],
+    )
+    scheduling: Scheduling = Field(
+        default_factory=Scheduling,
+        description="Kueue and GPU scheduling settings.",
+        examples=[{"cohort": "acme-ml"}],
+    )
+    serving: Serving = Field(
+        default_factory=Serving,
+        description="KServe settings.",
+        examples=[{"mode": "knative"}],
+    )
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring,
+        description="Prometheus and drift settings.",
+        examples=[{"namespace": "monitoring"}],
     )
     environments: dict[Name, Environment] = Field(
         default_factory=dict,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mlspec.diagnostics import Diagnostic, Severity, safe_text
-from mlspec.spec.model import Parameter, Pipeline, Platform, Step
+from mlspec.spec.model import GpuRequest, Parameter, Pipeline, Platform, Step
 from mlspec.spec.names import dns1035_label_problem
 from mlspec.spec.source import SourceMap, escape_token
 from mlspec.spec.templates import PLACEHOLDER
@@ -106,6 +106,30 @@ def _check_tenants(c: _Checker) -> None:
             for pool in getattr(tenant.quota, section):
                 ptr = _ptr("tenants", name, "quota", section, pool)
                 c.expect("MLS302", ptr, "GPU pool", pool, pools, at_key=True)
+        for i, other in enumerate(tenant.network.allow_from):
+            ptr = _ptr("tenants", name, "network", "allowFrom", i)
+            c.expect("MLS301", ptr, "tenant", other, c.platform.tenants)
+
+
+def _check_gpu_request(c: _Checker, ptr: str, request: GpuRequest) -> None:
+    """The pool exists, and a MIG profile is named when (and only when) it must be."""
+    if not c.expect("MLS302", f"{ptr}/pool", "GPU pool", request.pool, c.platform.gpu_pools):
+        return
+    sharing = c.platform.gpu_pools[request.pool].sharing
+    profiles = sorted(sharing.mig.profiles) if sharing and sharing.mig else []
+    if request.profile is not None:
+        if not profiles:
+            c.report("MLS104", f"{ptr}/profile", f"GPU pool {request.pool} is not a MIG pool")
+        else:
+            c.expect("MLS302", f"{ptr}/profile", "MIG profile", request.profile, profiles)
+    elif len(profiles) > 1:
+        c.report(
+            "MLS102",
+            ptr,
+            f"GPU pool {request.pool} has several MIG profiles: name one in `profile`",
+            "profiles: " + ", ".join(profiles),
+            at_key=True,
+        )
 
 
 def _check_pipelines(c: _Checker) -> None:
@@ -163,8 +187,7 @@ def _check_step(c: _Checker, base: tuple[str, ...], pipeline: Pipeline, step: St
         else:
             _check_output_ref(c, ptr, pipeline, ref)
     if step.resources is not None and step.resources.gpu is not None:
-        ptr = _ptr(*base, "resources", "gpu", "pool")
-        c.expect("MLS302", ptr, "GPU pool", step.resources.gpu.pool, c.platform.gpu_pools)
+        _check_gpu_request(c, _ptr(*base, "resources", "gpu"), step.resources.gpu)
     _check_placeholders(c, base, pipeline, step)
 
 
@@ -242,8 +265,7 @@ def _check_deployments(c: _Checker) -> None:
         if replicas.min > replicas.max:
             c.report("MLS104", _ptr(*base, "replicas", "min"), "replicas.min is above replicas.max")
         if deployment.resources is not None and deployment.resources.gpu is not None:
-            ptr = _ptr(*base, "resources", "gpu", "pool")
-            c.expect("MLS302", ptr, "GPU pool", deployment.resources.gpu.pool, c.platform.gpu_pools)
+            _check_gpu_request(c, _ptr(*base, "resources", "gpu"), deployment.resources.gpu)
         model = c.platform.models.get(deployment.model)
         if not c.expect(
             "MLS304", _ptr(*base, "model"), "model", deployment.model, c.platform.models
