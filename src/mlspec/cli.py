@@ -141,6 +141,10 @@ def schema() -> None:
     sys.stdout.write(schema_text())
 
 
+# Commands that live in their own modules register here, one line each. Those modules
+# must stay cheap to import: heavy dependencies are imported inside the commands.
+
+
 def run() -> None:
     """Entry point with a last-resort guard: a bug prints a short report and exits 2."""
     try:
