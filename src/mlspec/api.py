@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlspec.compilers.base import Artifact, CompileContext, load_compilers
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
-from mlspec.output.checks import check_artifacts
+from mlspec.output.checks import check_artifacts, check_schemas
 from mlspec.output.emit import dump_yaml
 from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
@@ -60,7 +60,8 @@ def compile_spec(
             compiled.diagnostics += result.diagnostics
             artifacts += [(env_name, artifact) for artifact in result.artifacts]
     locate = {name: env.sources.value_location for name, env in validated.environments.items()}
-    compiled.diagnostics = sorted_unique(compiled.diagnostics + check_artifacts(artifacts, locate))
+    problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
+    compiled.diagnostics = sorted_unique(compiled.diagnostics + problems)
     if compiled.ok:
         compiled.files = {
             f"{env}/{artifact.path}": dump_yaml(artifact.object).encode()

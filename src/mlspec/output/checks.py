@@ -13,6 +13,7 @@ from mlspec.compilers.base import Artifact
 from mlspec.diagnostics import Diagnostic, Location
 
 EnvArtifact = tuple[str, Artifact]  # (environment, artifact)
+OWN_API_GROUP = "mlspec.dev/"
 
 
 def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
@@ -35,6 +36,32 @@ def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) ->
                     where,
                     artifact.source,
                     "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
+                )
+            )
+    return diagnostics
+
+
+def check_schemas(
+    artifacts: Iterable[EnvArtifact], locate: dict[str, Any]
+) -> list[Diagnostic]:
+    """Every Kubernetes object against its upstream schema, strictly (unknown fields fail).
+
+    Documents of mlspec's own kinds (``mlspec.dev/...``) are not Kubernetes objects.
+    """
+    from mlspec.output.kubeschema import check_object
+
+    diagnostics: list[Diagnostic] = []
+    for env, artifact in artifacts:
+        if str(artifact.object.get("apiVersion", "")).startswith(OWN_API_GROUP):
+            continue
+        for problem in check_object(artifact.object):
+            diagnostics.append(
+                Diagnostic(
+                    "MLS804",
+                    f"{env}/{artifact.path}: {problem}",
+                    locate[env](artifact.source),
+                    artifact.source,
+                    "the compiled object would be rejected by the cluster",
                 )
             )
     return diagnostics
