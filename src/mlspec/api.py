@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlspec.compilers.base import Artifact, CompileContext, load_compilers
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
+from mlspec.gitops.layout import arrange
 from mlspec.output.checks import check_artifacts, check_schemas
 from mlspec.output.emit import dump_yaml
 from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
@@ -55,10 +56,12 @@ def compile_spec(
     artifacts: list[tuple[str, Artifact]] = []
     for env_name, env in sorted(validated.environments.items()):
         ctx = CompileContext(env_name, env.cluster, env.platform, env.sources, spec.name)
+        env_artifacts: list[Artifact] = []
         for plugin in plugins:
             result = plugin.compile(ctx)
             compiled.diagnostics += result.diagnostics
-            artifacts += [(env_name, artifact) for artifact in result.artifacts]
+            env_artifacts += result.artifacts
+        artifacts += [(env_name, artifact) for artifact in arrange(ctx, env_artifacts)]
     locate = {name: env.sources.value_location for name, env in validated.environments.items()}
     problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
     compiled.diagnostics = sorted_unique(compiled.diagnostics + problems)

@@ -13,7 +13,6 @@ from mlspec.compilers.base import Artifact
 from mlspec.diagnostics import Diagnostic, Location
 
 EnvArtifact = tuple[str, Artifact]  # (environment, artifact)
-OWN_API_GROUP = "mlspec.dev/"
 
 
 def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
@@ -41,18 +40,18 @@ def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) ->
     return diagnostics
 
 
-def check_schemas(
-    artifacts: Iterable[EnvArtifact], locate: dict[str, Any]
-) -> list[Diagnostic]:
+def check_schemas(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
     """Every Kubernetes object against its upstream schema, strictly (unknown fields fail).
 
-    Documents of mlspec's own kinds (``mlspec.dev/...``) are not Kubernetes objects.
+    Documents of mlspec's own kinds (``mlspec.dev/...``) and kustomizations are not
+    Kubernetes objects.
     """
+    from mlspec.gitops.layout import is_kubernetes_object
     from mlspec.output.kubeschema import check_object
 
     diagnostics: list[Diagnostic] = []
     for env, artifact in artifacts:
-        if str(artifact.object.get("apiVersion", "")).startswith(OWN_API_GROUP):
+        if not is_kubernetes_object(artifact.object):
             continue
         for problem in check_object(artifact.object):
             diagnostics.append(

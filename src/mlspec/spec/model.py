@@ -206,6 +206,13 @@ class GitOps(Spec):
     branch: NonEmptyText = Field(
         default="main", description="The branch the engine syncs.", examples=["main"]
     )
+    path: Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$")] = (
+        Field(
+            default="",
+            description="Directory inside the repository that holds the tree (default: its root).",
+            examples=["clusters/ml"],
+        )
+    )
 
 
 class MlflowRegistry(Spec):
