@@ -64,8 +64,9 @@ def test_compile_writes_one_tree_per_environment(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert "manifest.json" in files
     for env in ("prod", "staging"):
-        assert f"{env}/tenants/fraud/namespace-fraud.yaml" in files
-        assert f"{env}/tenants/search/namespace-search.yaml" in files
+        assert f"{env}/platform/tenants/fraud/namespace-fraud.yaml" in files
+        assert f"{env}/platform/tenants/search/namespace-search.yaml" in files
+        assert f"{env}/tenants/search/kustomization.yaml" in files
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["environments"]) == ["prod", "staging"]
     assert set(manifest["files"]) == {f for f in files if f != "manifest.json"}

@@ -7,17 +7,35 @@ flavors, KServe predictors, KFP steps), so they all agree on what a pool is:
     timeSlicing (n)      nvidia.com/gpu           units = GPU shares (n per GPU)
     mig, strategy single nvidia.com/gpu           units = MIG slices
     mig, strategy mixed  nvidia.com/mig-<profile> units = MIG slices of that profile
+
+Nodes are selected by ``nvidia.com/gpu.product``, which GPU feature discovery sets;
+in MIG strategy ``single`` it renames the product ``<product>-MIG-<profile>``.
+
+Also here: the checks of pools and GPU quotas that more than one compiler relies on
+(a check reported by several compilers is reported once: diagnostics are deduplicated).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlspec.spec.model import GpuPool, GpuRequest, Platform
+from mlspec.compilers.base import CompileContext
+from mlspec.diagnostics import Diagnostic, Location
+from mlspec.spec.model import GpuPool, GpuRequest, Mig, Platform, Tenant
+from mlspec.spec.names import label_value_problem
 
 WHOLE_GPU = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+MIG_COMPUTE_SLICES = 7  # compute slices of the largest MIG-capable GPUs (A100, H100)
+
+# Kueue names shared by every compiler that submits work to a tenant's queue.
+LOCAL_QUEUE = "default"  # Kueue also uses a LocalQueue named `default` for unlabelled jobs
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 
 
 @dataclass(frozen=True)
@@ -60,7 +78,15 @@ def request_resource(pool: GpuPool, request: GpuRequest) -> str:
     return resources[0]
 
 
+def mig_of(pool: GpuPool) -> Mig | None:
+    return pool.sharing.mig if pool.sharing is not None else None
+
+
 def node_selector(pool: GpuPool) -> dict[str, str]:
+    mig = mig_of(pool)
+    if mig is not None and mig.strategy == "single" and len(mig.profiles) == 1:
+        (profile,) = mig.profiles
+        return {PRODUCT_LABEL: f"{pool.product}-MIG-{profile}"}
     return {PRODUCT_LABEL: pool.product}
 
 
