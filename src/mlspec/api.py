@@ -98,6 +98,31 @@ def compile_to(
     return compiled
 
 
+def drift(
+    spec: SpecFile, out: Path, environments: Sequence[str] = ()
+) -> tuple[Compiled, list[str]]:
+    """What differs between ``out`` and what ``spec`` compiles to (``+``/``-``/``~ path``).
+
+    Used by ``compile --check`` in CI to catch hand edits and forgotten recompiles.
+    Only files mlspec owns are compared; the environments not named are ignored.
+    """
+    compiled = compile_spec(spec, environments)
+    if not compiled.ok:
+        return compiled, []
+    manifest = read_owned_manifest(out) or {}
+    owned = manifest.get("files", {})
+    assert isinstance(owned, dict)
+    compared = [p for p in owned if not environments or p.split("/", 1)[0] in environments]
+    changes = [f"- {path}" for path in compared if path not in compiled.files]
+    for path, content in compiled.files.items():
+        target = out / path
+        if path not in owned:
+            changes.append(f"+ {path}")
+        elif not target.is_file() or target.read_bytes() != content:
+            changes.append(f"~ {path}")
+    return compiled, sorted(changes, key=lambda change: (change[2:], change))
+
+
 def _other_environments(
     out: Path, environments: Sequence[str]
 ) -> tuple[dict[str, bytes], dict[str, object]]:

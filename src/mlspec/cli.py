@@ -9,13 +9,16 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from mlspec import __version__
 from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
 from mlspec.reporting import FORMATS, reporter_for
+
+if TYPE_CHECKING:
+    from mlspec.spec.frontend import SpecFile
 
 ENV_HELP = "Environment to use (repeatable). Default: every environment in the spec."
 FORMAT_HELP = "Diagnostics format: text (colour on a terminal), json, or github annotations."
@@ -107,6 +110,11 @@ def validate(spec: Path, environments: tuple[str, ...], fmt: str) -> None:
     help="Run only this compiler (repeatable). Default: every installed compiler.",
 )
 @click.option("--allow-empty", is_flag=True, help="Accept a spec that compiles to no objects.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 listing the files where OUT differs from what SPEC compiles to.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
 @_guarded()
 def compile_command(
@@ -115,6 +123,7 @@ def compile_command(
     environments: tuple[str, ...],
     compilers: tuple[str, ...],
     allow_empty: bool,
+    check: bool,
     fmt: str,
 ) -> None:
     """Validate SPEC and compile it into OUT/<environment>/...
@@ -124,6 +133,8 @@ def compile_command(
     from mlspec import api
     from mlspec.spec.frontend import SpecFile
 
+    if check:
+        _check_drift(SpecFile.read(spec), out, environments, fmt)
     result = api.compile_to(SpecFile.read(spec), out, environments, compilers, allow_empty)
     summary = ""
     if result.written is not None:
@@ -131,6 +142,21 @@ def compile_command(
         summary = f"ok: {len(result.files)} files {state} in {out}"
     _report(result.diagnostics, summary, fmt)
     _exit(result.diagnostics)
+
+
+def _check_drift(spec: SpecFile, out: Path, environments: tuple[str, ...], fmt: str) -> NoReturn:
+    from mlspec import api
+
+    compiled, changes = api.drift(spec, out, environments)
+    diagnostics = list(compiled.diagnostics)
+    if changes:
+        listing = "\n  ".join(changes)
+        message = f"{out} differs from what {spec.display} compiles to:\n  {listing}"
+        hint = f"run `mlspec compile {spec.display} --out {out}` and commit the result"
+        diagnostics.append(Diagnostic("MLS805", message, hint=hint))
+    summary = "" if diagnostics else f"ok: {out} is up to date"
+    _report(diagnostics, summary, fmt)
+    _exit(diagnostics)
 
 
 @main.command()
