@@ -169,6 +169,9 @@ def schema() -> None:
 
 # Commands that live in their own modules register here, one line each. Those modules
 # must stay cheap to import: heavy dependencies are imported inside the commands.
+from mlspec.cli_publish import publish  # noqa: E402
+
+main.add_command(publish)
 
 
 def run() -> None:
