@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from mlspec.spec.frontend import SpecFile
 
 ENV_HELP = "Environment to use (repeatable). Default: every environment in the spec."
-FORMAT_HELP = "Diagnostics format: text (colour on a terminal), json, or github annotations."
+FORMAT_HELP = (
+    "Diagnostics format: text (colour on a terminal), json, github (workflow annotations) "
+    "or sarif (code scanning)."
+)
 
 
 def _report(diagnostics: Sequence[Diagnostic], summary: str, fmt: str) -> None:
-    stream = sys.stdout if fmt in ("json", "github") else sys.stderr
+    stream = sys.stdout if fmt in ("json", "github", "sarif") else sys.stderr
     text = reporter_for(fmt, colour=stream.isatty()).render(diagnostics, summary)
     stream.write(text)
 

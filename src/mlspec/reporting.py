@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol
 
 from mlspec.diagnostics import Diagnostic, Severity
 
-FORMATS = ("text", "json", "github")
+FORMATS = ("text", "json", "github", "sarif")
 
 
 class Reporter(Protocol):
@@ -119,9 +119,49 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+class SarifReporter:
+    """SARIF 2.1.0, for GitHub code scanning (`upload-sarif`) and other SAST dashboards."""
+
+    SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+    INFO_URI = "https://mlspec.dev"
+
+    def render(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
+        codes = sorted({d.code for d in diagnostics})
+        run = {
+            "tool": {
+                "driver": {
+                    "name": "mlspec",
+                    "informationUri": self.INFO_URI,
+                    "rules": [{"id": code, "name": code} for code in codes],
+                }
+            },
+            "results": [self._result(d, codes.index(d.code)) for d in diagnostics],
+        }
+        document = {"$schema": self.SCHEMA, "version": "2.1.0", "runs": [run]}
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def _result(self, d: Diagnostic, rule_index: int) -> dict[str, object]:
+        text = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        result: dict[str, object] = {
+            "ruleId": d.code,
+            "ruleIndex": rule_index,
+            "level": "error" if d.is_error else "warning",
+            "message": {"text": text},
+        }
+        if d.location is not None:
+            region = {"startLine": d.location.line, "startColumn": d.location.col}
+            artifact = {"uri": d.location.file}
+            result["locations"] = [
+                {"physicalLocation": {"artifactLocation": artifact, "region": region}}
+            ]
+        return result
+
+
 def reporter_for(name: str, colour: bool = False) -> Reporter:
     if name == "json":
         return JsonReporter()
     if name == "github":
         return GithubReporter()
+    if name == "sarif":
+        return SarifReporter()
     return TextReporter(colour)
