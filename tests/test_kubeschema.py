@@ -595,3 +595,15 @@ def test_python_re_cannot_compile_the_prometheus_pattern() -> None:
     """Why RE2 is a dependency: if this ever passes, Python's re caught up."""
     with pytest.raises(re.error):
         re.compile("^(?i)(abort|warn)?$")
+
+
+def test_precompiled_strict_schemas_are_fresh() -> None:
+    """crds/strict/*.json are derived from the shipped CRDs; regenerate them with
+    `python -m mlspec.output.kubeschema` after updating a CRD."""
+    from importlib import resources
+
+    from mlspec.output.kubeschema import STRICT_DIR, compiled_crd_files
+
+    folder = resources.files("mlspec").joinpath("crds", STRICT_DIR)
+    shipped = {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
+    assert shipped == compiled_crd_files()

@@ -189,21 +189,61 @@ def _refuse(path: str, message: str) -> _Schema:
 
 
 def _crd_schema(group: str, version: str, kind: str) -> _Schema:
-    crd = _load_crd(CRD_FILES[group, kind])
-    versions = {v["name"]: v for v in crd["spec"]["versions"]}
-    usable = [v for v in versions.values() if v.get("served") and not v.get("deprecated")]
-    storage = [v["name"] for v in usable if v.get("storage")] or [v["name"] for v in usable]
+    versions = _crd_versions(group, kind)
+    usable = [name for name, v in versions.items() if v["served"] and not v["deprecated"]]
+    storage = [name for name in usable if versions[name]["storage"]] or usable
     use = f"; use {group}/{storage[0]}" if storage else ""
     chosen = versions.get(version)
     if chosen is None:
         return _refuse("/apiVersion", f"no schema for {group}/{version} {kind}{use}")
-    if not chosen.get("served"):
+    if not chosen["served"]:
         return _refuse("/apiVersion", f"{group}/{version} {kind} is not served{use}")
-    if chosen.get("deprecated"):
+    if chosen["deprecated"]:
         return _refuse("/apiVersion", f"{group}/{version} {kind} is deprecated{use}")
-    schema = _strict(chosen["schema"]["openAPIV3Schema"])
+    schema = chosen["schema"]
     schema["properties"]["metadata"] = {"$ref": _OBJECT_META_REF}
     return _Schema(_validator(schema))
+
+
+# The CRDs are shipped as upstream wrote them (YAML, with descriptions: 2 MB for the
+# InferenceService). Parsing that YAML costs seconds per process, so their strict JSON
+# Schemas are also shipped, precompiled, under crds/strict/ (descriptions dropped):
+# regenerate them with `python -m mlspec.output.kubeschema` after updating a CRD; a test
+# fails while they are stale.
+STRICT_DIR = "strict"
+
+
+def _strict_file(group: str, kind: str) -> str:
+    return f"{group}_{kind}.json"
+
+
+@functools.cache
+def _crd_versions(group: str, kind: str) -> dict[str, dict[str, Any]]:
+    """``version -> {served, deprecated, storage, schema}`` from the precompiled file."""
+    path = resources.files("mlspec").joinpath("crds", STRICT_DIR, _strict_file(group, kind))
+    return cast(dict[str, dict[str, Any]], json.loads(path.read_text(encoding="utf-8")))
+
+
+def compile_crd(relpath: str) -> dict[str, dict[str, Any]]:
+    """A shipped CRD's versions with their strict JSON Schemas (slow: parses the YAML)."""
+    crd = _load_crd(relpath)
+    return {
+        v["name"]: {
+            "served": bool(v.get("served")),
+            "deprecated": bool(v.get("deprecated")),
+            "storage": bool(v.get("storage")),
+            "schema": _strict(v["schema"]["openAPIV3Schema"]),
+        }
+        for v in crd["spec"]["versions"]
+    }
+
+
+def compiled_crd_files() -> dict[str, str]:
+    """File name -> content of every precompiled strict schema, as they should be."""
+    return {
+        _strict_file(group, kind): json.dumps(compile_crd(relpath), sort_keys=True) + "\n"
+        for (group, kind), relpath in sorted(CRD_FILES.items())
+    }
 
 
 # PyYAML built without libyaml has no CSafeLoader: slower, still correct.
@@ -597,3 +637,17 @@ def _dotted(pointer: str) -> str:
         else:
             out += f"[{json.dumps(segment)}]"
     return out
+
+
+def _regenerate() -> None:
+    """Write crds/strict/*.json from the shipped CRDs (run after updating a CRD)."""
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parent.parent / "crds" / STRICT_DIR
+    target.mkdir(exist_ok=True)
+    for name, content in compiled_crd_files().items():
+        (target / name).write_text(content, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _regenerate()
