@@ -18,13 +18,16 @@ from mlspec.spec.loader import load_text
 from tests.conftest import EXAMPLE, snapshot
 
 
-def _spec(tmp_path: Path, edit: Any = None, name: str = "platform.yaml") -> Path:
-    """The reference spec, optionally edited as data, written back with our emitter."""
+def _spec(tmp_path: Path, edit: Any = None, variant: str = "base") -> Path:
+    """The reference spec, optionally edited as data, written back with our emitter.
+
+    Always named platform.yaml (provenance annotations carry the file name)."""
     data = load_text(EXAMPLE.read_text(), "platform.yaml").data
     assert data is not None
     if edit is not None:
         edit(data)
-    path = tmp_path / name
+    path = tmp_path / variant / "platform.yaml"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(dump_yaml(data))
     return path
 
@@ -104,7 +107,7 @@ def test_removing_a_tenant_removes_exactly_its_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert _compile(_spec(tmp_path), out).exit_code == 0
     before = snapshot(out)
-    result = _compile(_spec(tmp_path, _without_search, "smaller.yaml"), out)
+    result = _compile(_spec(tmp_path, _without_search, "smaller"), out)
     assert result.exit_code == 0, result.output
     after = snapshot(out)
     gone = sorted(set(before) - set(after))
@@ -112,9 +115,10 @@ def test_removing_a_tenant_removes_exactly_its_files(tmp_path: Path) -> None:
     for path in gone:  # its own objects, or priority classes only it used
         content = before[path][1].decode()
         assert "search" in path or "PriorityClass" in content, path
-    kept = {p: v for p, v in after.items() if "search" not in p and "kustomization" not in p}
-    changed = [p for p in kept if p != "manifest.json" and before.get(p) != kept[p]]
-    assert changed == []
+    changed = [p for p in after if p in before and before[p] != after[p]]
+    assert all(p == "manifest.json" or "kustomization" in p or "registr" in p for p in changed), (
+        changed
+    )
 
 
 def test_foreign_files_survive_a_compile(tmp_path: Path) -> None:
@@ -122,7 +126,7 @@ def test_foreign_files_survive_a_compile(tmp_path: Path) -> None:
     assert _compile(EXAMPLE, out).exit_code == 0
     (out / "README.md").write_text("hand-written\n")
     (out / "prod" / "notes.txt").write_text("keep me\n")
-    assert _compile(_spec(tmp_path, _without_search), out).exit_code == 0
+    assert _compile(_spec(tmp_path, _without_search, "smaller"), out).exit_code == 0
     assert (out / "README.md").read_text() == "hand-written\n"
     assert (out / "prod" / "notes.txt").read_text() == "keep me\n"
 
@@ -158,7 +162,7 @@ def test_a_full_disk_mid_write_leaves_the_old_tree_intact(
         real_write(path, content)
 
     monkeypatch.setattr(writer, "_write_file", fill_disk_on_third_file)
-    result = _compile(_spec(tmp_path, _without_search), out)
+    result = _compile(_spec(tmp_path, _without_search, "smaller"), out)
     assert result.exit_code == 2, result.output
     assert calls["n"] == 3
     assert snapshot(out) == before

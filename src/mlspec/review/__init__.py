@@ -1,0 +1,1 @@
+"""Reviewing changes: the semantic diff of two specs."""
