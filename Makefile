@@ -32,5 +32,8 @@ lint: setup-dev
 test: setup-dev tools lint
 	$(BIN)/pytest -q
 
+golden: setup-dev
+	$(BIN)/python scripts/update_golden.py
+
 clean:
 	rm -rf build $(VENV) .tools
