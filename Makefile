@@ -25,8 +25,8 @@ tools:
 	scripts/install-tools.sh
 
 lint: setup-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 
 test: setup-dev tools lint

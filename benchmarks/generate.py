@@ -121,7 +121,8 @@ def _add_tenant(spec: dict[str, Any], i: int, name: str) -> None:
         "access": {"admins": [f"group:{name}-leads"], "editors": [f"group:{name}-ds"]},
     }
     scorer, ranker = f"{name}-scorer", f"{name}-ranker"
-    spec["models"][scorer] = _model(name, "xgboost", scorer, [1, 2], {"champion": 1, "challenger": 2})
+    aliases = {"champion": 1, "challenger": 2}
+    spec["models"][scorer] = _model(name, "xgboost", scorer, [1, 2], aliases)
     spec["models"][ranker] = _model(name, "sklearn", ranker, [1], {"champion": 1})
     spec["deployments"][scorer] = {
         "tenant": name,
