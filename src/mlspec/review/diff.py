@@ -71,10 +71,11 @@ def object_changes(before: dict[str, bytes], after: dict[str, bytes]) -> list[Ob
         old, new = _parse(before.get(path)), _parse(after.get(path))
         obj = new if new is not None else old
         assert obj is not None
+        fields: tuple[FieldChange, ...] = ()
         if old is None:
-            kind, fields = "added", ()
+            kind = "added"
         elif new is None:
-            kind, fields = "removed", ()
+            kind = "removed"
         else:
             kind, fields = "changed", tuple(field_changes(_comparable(old), _comparable(new)))
             if not fields:

@@ -10,6 +10,7 @@ from mlspec.api import Compiled, compile_spec
 from mlspec.review.diff import MISSING, Diff, FieldChange, ObjectChange, object_changes
 from mlspec.review.summary import summarize
 from mlspec.spec.frontend import SpecFile
+from mlspec.spec.model import Platform
 
 FORMATS = ("text", "markdown", "json")
 
@@ -33,12 +34,14 @@ def diff_specs(
     return result, old, new
 
 
-def _cost_changes(pairs: dict[str, tuple[object, object]]) -> list[tuple[str, str, float, float]]:
+def _cost_changes(
+    pairs: dict[str, tuple[Platform, Platform]],
+) -> list[tuple[str, str, float, float]]:
     from mlspec.analysis import figures
 
     rows = []
     for env, (old, new) in sorted(pairs.items()):
-        before, after = figures(old)["tenants"], figures(new)["tenants"]  # type: ignore[arg-type]
+        before, after = figures(old)["tenants"], figures(new)["tenants"]
         for tenant in sorted(set(before) | set(after)):
             a = before.get(tenant, {}).get("monthlyCost", 0.0)
             b = after.get(tenant, {}).get("monthlyCost", 0.0)
