@@ -24,6 +24,7 @@ with JSON-compatible escapes, which every YAML reader accepts. Style choices:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -80,8 +81,13 @@ def dump_yaml(obj: object) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.lru_cache(maxsize=65536)
 def is_plain_safe(text: str) -> bool:
-    """True when ``text`` may be written unquoted and still read back as this string."""
+    """True when ``text`` may be written unquoted and still read back as this string.
+
+    Cached: the same keys and values (``metadata``, ``name``, label values) recur in
+    every object of a tree, and these regex checks are the emitter's hottest path.
+    """
     if not _PLAIN.match(text) or text[-1] in " :" or ": " in text:
         return False
     if _DATE_PREFIX.match(text):

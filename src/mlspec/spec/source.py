@@ -8,6 +8,7 @@ reported at the line that produced it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ class SourceMap:
 
     def __init__(self, entries: dict[str, NodeSource] | None = None) -> None:
         self._entries: dict[str, NodeSource] = dict(entries or {})
+        self._sorted: list[str] | None = None  # sorted pointers, for subtree lookups
 
     def __contains__(self, ptr: str) -> bool:
         return ptr in self._entries
@@ -61,6 +63,7 @@ class SourceMap:
 
     def set(self, ptr: str, source: NodeSource) -> None:
         self._entries[ptr] = source
+        self._sorted = None
 
     def get(self, ptr: str) -> NodeSource | None:
         return self._entries.get(ptr)
@@ -85,20 +88,31 @@ class SourceMap:
 
     def subtree(self, prefix: str) -> dict[str, NodeSource]:
         """Entries at ``prefix`` and below, keyed by their pointer relative to it."""
-        return {
-            ptr[len(prefix) :]: src
-            for ptr, src in self._entries.items()
-            if ptr == prefix or ptr.startswith(prefix + "/")
-        }
+        return {ptr[len(prefix) :]: self._entries[ptr] for ptr in self._under(prefix)}
 
     def drop_subtree(self, prefix: str) -> None:
-        for ptr in [p for p in self._entries if p == prefix or p.startswith(prefix + "/")]:
+        for ptr in self._under(prefix):
             del self._entries[ptr]
+        self._sorted = None
 
     def graft(self, prefix: str, relative: dict[str, NodeSource]) -> None:
         """Place entries, keyed by pointers relative to ``prefix``, under ``prefix``."""
         for rel, src in relative.items():
             self._entries[prefix + rel] = src
+        self._sorted = None
+
+    def _under(self, prefix: str) -> list[str]:
+        """``prefix`` and the pointers below it, found by bisection in O(log n + k).
+
+        Pointers below ``/a`` all start with ``/a/``, so they sit in one run of the
+        sorted keys: from ``/a/`` up to ``/a0`` (``0`` follows ``/`` in ASCII).
+        """
+        if self._sorted is None:
+            self._sorted = sorted(self._entries)
+        keys = self._sorted
+        start, end = bisect_left(keys, prefix + "/"), bisect_left(keys, prefix + "0")
+        found = keys[start:end]
+        return [prefix, *found] if prefix in self._entries else found
 
     def copy(self) -> SourceMap:
         return SourceMap(self._entries)
