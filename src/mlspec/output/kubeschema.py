@@ -45,6 +45,8 @@ import re2  # type: ignore[import-untyped]
 import yaml
 from referencing import Registry, Resource
 
+from mlspec.output.fastcheck import FastValidator, UnsupportedSchemaError
+
 __all__ = ["KUBERNETES_VERSION", "SchemaProblem", "check_object", "check_objects"]
 
 # Schemas for core kinds. 1.37 only adds (mostly alpha) fields over 1.36, so output that
@@ -277,16 +279,21 @@ def _k8s_schema_text(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _registry() -> Registry[Any]:
+def _definitions() -> dict[str, Any]:
     """Kubernetes definitions (``ObjectMeta``, ``PodSpec``...) that the schemas ``$ref``."""
     text = _k8s_schema_text("_definitions.json")
     if text is None:
         raise RuntimeError(f"kubernetes-validate has no schemas for {KUBERNETES_VERSION}")
-    definitions = json.loads(text)
+    definitions = cast(dict[str, Any], json.loads(text))
     # Upstream accepts any string as a quantity; the API server does not.
     definitions["$defs"][_QUANTITY]["pattern"] = _QUANTITY_PATTERN
+    return definitions
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> Registry[Any]:
     registry: Registry[Any] = Registry().with_resource(
-        _DEFINITIONS_ID, Resource.from_contents(definitions)
+        _DEFINITIONS_ID, Resource.from_contents(_definitions())
     )
     return registry
 
@@ -308,8 +315,12 @@ _StrictValidator = jsonschema.validators.extend(
 
 
 def _validator(schema: dict[str, Any]) -> Any:
-    """A validator with format checking off (formats are annotations in 2020-12)."""
-    return _StrictValidator(schema, registry=_registry())
+    """The fast interpreter of Kubernetes' keyword subset; `jsonschema` (format checking
+    off: formats are annotations in 2020-12) for a schema that needs more."""
+    try:
+        return FastValidator(schema, _definitions()["$defs"], _go_search)
+    except UnsupportedSchemaError:
+        return _StrictValidator(schema, registry=_registry())
 
 
 # --- openAPIV3Schema -> strict JSON Schema ---------------------------------------------

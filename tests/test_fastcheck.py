@@ -1,0 +1,97 @@
+"""The fast schema interpreter agrees with jsonschema on Kubernetes schemas."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from mlspec import api
+from mlspec.output import kubeschema
+from mlspec.output.fastcheck import FastValidator, UnsupportedSchemaError
+from mlspec.spec.frontend import SpecFile
+from mlspec.spec.loader import load_text
+from tests.conftest import EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[dict[str, Any]]:
+    compiled = api.compile_spec(SpecFile.read(EXAMPLE), ["prod"])
+    assert compiled.ok
+    found = []
+    for path, content in sorted(compiled.files.items()):
+        data = load_text(content.decode(), path).data
+        if (
+            data
+            and "kustomize.config" not in data["apiVersion"]
+            and "mlspec.dev" not in data["apiVersion"]
+        ):
+            found.append(data)
+    return found
+
+
+def _both(obj: dict[str, Any]) -> tuple[Any, Any]:
+    schema = kubeschema._schema(obj["apiVersion"], obj["kind"]).validator
+    assert isinstance(schema, FastValidator), f"{obj['kind']} fell back to jsonschema"
+    slow = kubeschema._StrictValidator(schema.schema, registry=kubeschema._registry())
+    return schema, slow
+
+
+def _valid(validator: Any, obj: dict[str, Any]) -> bool:
+    return next(iter(validator.iter_errors(obj)), None) is None
+
+
+def _mutations(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    unknown = copy.deepcopy(obj)
+    unknown["spec" if "spec" in obj else "metadata"]["tpyo"] = 1
+    wrong_type = copy.deepcopy(obj)
+    wrong_type["metadata"]["labels"] = ["not", "a", "map"]
+    missing = copy.deepcopy(obj)
+    del missing["apiVersion"]
+    missing["metadata"]["name"] = 7
+    return [unknown, wrong_type, missing]
+
+
+def test_every_compiled_kind_uses_the_fast_validator_and_agrees(
+    objects: list[dict[str, Any]],
+) -> None:
+    assert len({o["kind"] for o in objects}) >= 15
+    for obj in objects:
+        fast, slow = _both(obj)
+        assert _valid(fast, obj) and _valid(slow, obj), obj["kind"]
+        for mutated in _mutations(obj):
+            assert not _valid(fast, mutated), obj["kind"]
+            assert _valid(fast, mutated) == _valid(slow, mutated), obj["kind"]
+
+
+def test_unknown_keywords_are_refused_not_skipped() -> None:
+    with pytest.raises(UnsupportedSchemaError):
+        FastValidator(
+            {"type": "object", "dependentRequired": {"a": ["b"]}}, {}, lambda p: p.__contains__
+        )
+
+
+def test_bounds_enums_and_combinators_behave_like_json_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 1, "maximum": 3},
+            "e": {"enum": ["a", 1]},
+            "u": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "xs": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        },
+        "additionalProperties": False,
+        "required": ["n"],
+    }
+    fast = FastValidator(schema, {}, kubeschema._go_search)
+    assert _valid(fast, {"n": 2, "e": 1, "u": "x", "xs": ["a"]})
+    for bad in (
+        {"n": 0},
+        {"n": 2, "e": True},
+        {"n": 2, "u": 1.5},
+        {"n": 1, "xs": ["a", "b", "c"]},
+        {},
+    ):
+        assert not _valid(fast, bad), bad
+    assert _valid(fast, {"n": 2.0})  # 2.0 is an integer to JSON Schema
