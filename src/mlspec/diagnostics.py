@@ -7,10 +7,14 @@ tell, a hint on how to fix it.
 
 Code ranges:
     MLS0xx  reading and parsing YAML        MLS5xx  templates
-    MLS1xx  schema and types                MLS6xx  graph (reserved)
-    MLS2xx  names                           MLS7xx  policy (reserved)
+    MLS1xx  schema and types                MLS6xx  graph, selection and capacity
+    MLS2xx  names                           MLS7xx  policy
     MLS3xx  references                      MLS8xx  compile and output
-    MLS4xx  environments and patches        MLS9xx  mlspec itself (I/O, bugs)
+    MLS4xx  environments and patches        MLS9xx  mlspec itself (I/O, tools, bugs)
+
+Within MLS8xx: 80x the output checks (paths, secrets, schemas, drift), 81x-82x
+serving and monitoring, 83x pipelines and schedules, 84x tenancy, Kueue and GPU
+sharing, 86x the model registry. MLS95x are registry reconciliation failures.
 """
 
 from __future__ import annotations
