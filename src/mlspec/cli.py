@@ -114,6 +114,15 @@ def validate(spec: Path, environments: tuple[str, ...], fmt: str) -> None:
 )
 @click.option("--allow-empty", is_flag=True, help="Accept a spec that compiles to no objects.")
 @click.option(
+    "--select",
+    "-s",
+    "select",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Rewrite only the selected nodes' files, keep the rest of OUT as it was "
+    "(e.g. 'tenant:fraud', 'state:modified+'; see `mlspec graph --help`).",
+)
+@click.option(
     "--check",
     is_flag=True,
     help="Write nothing; exit 1 listing the files where OUT differs from what SPEC compiles to.",
@@ -126,6 +135,7 @@ def compile_command(
     environments: tuple[str, ...],
     compilers: tuple[str, ...],
     allow_empty: bool,
+    select: tuple[str, ...],
     check: bool,
     fmt: str,
 ) -> None:
@@ -138,7 +148,10 @@ def compile_command(
 
     if check:
         _check_drift(SpecFile.read(spec), out, environments, fmt)
-    result = api.compile_to(SpecFile.read(spec), out, environments, compilers, allow_empty)
+    selector = " ".join(select) or None
+    result = api.compile_to(
+        SpecFile.read(spec), out, environments, compilers, allow_empty, selector
+    )
     summary = ""
     if result.written is not None:
         state = "written" if result.written.changed else "unchanged"
@@ -172,9 +185,19 @@ def schema() -> None:
 
 # Commands that live in their own modules register here, one line each. Those modules
 # must stay cheap to import: heavy dependencies are imported inside the commands.
+from mlspec.cli_diff import diff  # noqa: E402
 from mlspec.cli_publish import publish  # noqa: E402
 
 main.add_command(publish)
+main.add_command(diff)
+from mlspec.cli_registry import registry  # noqa: E402
+
+main.add_command(registry)
+from mlspec.cli_graph import capacity, explain, graph  # noqa: E402
+
+main.add_command(graph)
+main.add_command(explain)
+main.add_command(capacity)
 
 
 def run() -> None:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlspec.analysis import check_capacity
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors, sorted_unique
+from mlspec.graph_checks import check_graph
 from mlspec.spec.loader import DEFAULT_LIMITS, Limits, load_bytes
 from mlspec.spec.model import Platform
 from mlspec.spec.patch import apply_patch, check_patch, environment_patch
@@ -68,6 +70,7 @@ class Validated:
     spec: SpecFile
     environments: dict[str, EnvironmentSpec] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    document: dict[str, Any] | None = None  # as loaded: before patches and templates
 
     @property
     def ok(self) -> bool:
@@ -84,7 +87,7 @@ def validate_spec(
     names, problems = _environment_names(loaded.data, loaded.sources, environments, spec.display)
     if problems:
         return Validated(spec, diagnostics=problems)
-    result = Validated(spec)
+    result = Validated(spec, document=loaded.data)
     per_env: dict[str, list[Diagnostic]] = {}
     for name in names:
         platform, sources, found = _validate_environment(loaded.data, loaded.sources, name)
@@ -124,7 +127,10 @@ def _validate_environment(
     platform, problems = validate_platform(data, sources)
     diagnostics += problems
     if platform is not None:
-        diagnostics += check_references(platform, sources)
+        references = check_references(platform, sources)
+        diagnostics += references
+        if not has_errors(references):  # the graph needs every reference resolved
+            diagnostics += check_graph(platform, sources) + check_capacity(platform, sources)
     return platform, sources, diagnostics
 
 

@@ -531,6 +531,11 @@ class Model(Spec):
         description="Alias -> version number.",
         examples=[{"champion": 7}],
     )
+    shared: bool = Field(
+        default=False,
+        description="Whether deployments of other tenants may serve this model.",
+        examples=[True],
+    )
 
 
 class Replicas(Spec):
@@ -657,10 +662,15 @@ class Scheduling(Spec):
 
 
 class Serving(Spec):
-    mode: Literal["knative", "standard"] = Field(
-        default="knative",
-        description="KServe deployment mode of every InferenceService.",
-        examples=["knative"],
+    mode: Literal["standard", "knative"] = Field(
+        default="standard",
+        description=(
+            "KServe deployment mode of every InferenceService: `standard` (Kubernetes "
+            "Deployments; canaries through `spec.canary`, KServe >= 0.20 with the Gateway API; "
+            "rps/concurrency autoscaling through KEDA) or `knative` (Knative revisions; "
+            "canaries through `canaryTrafficPercent`, relative to the last rolled-out revision)."
+        ),
+        examples=["standard"],
     )
     ingress_namespace: Name = Field(
         default="istio-system",
@@ -679,6 +689,29 @@ class Monitoring(Spec):
         default="ghcr.io/mlspec/drift-checker:0.1.0",
         description="Image of the scheduled drift checker.",
         examples=["ghcr.io/mlspec/drift-checker:0.1.0"],
+    )
+    prometheus_url: Uri = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        description="Prometheus that KEDA queries to scale predictors on rps or concurrency.",
+        examples=["http://prometheus-operated.monitoring.svc:9090"],
+    )
+    pushgateway_url: Uri = Field(
+        default="http://prometheus-pushgateway.monitoring.svc:9091",
+        description="Pushgateway the drift checker pushes its scores to.",
+        examples=["http://prometheus-pushgateway.monitoring.svc:9091"],
+    )
+    selector_labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        description=(
+            "Labels on every PrometheusRule and PodMonitor, so that Prometheus' ruleSelector "
+            "and podMonitorSelector pick them up."
+        ),
+        examples=[{"release": "kube-prometheus-stack"}],
+    )
+    grafana_dashboard_label: NonEmptyText = Field(
+        default="grafana_dashboard",
+        description='Label (value "1") the Grafana dashboard sidecar looks for on ConfigMaps.',
+        examples=["grafana_dashboard"],
     )
 
 

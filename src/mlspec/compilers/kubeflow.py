@@ -1,0 +1,84 @@
+"""Compiler `kubeflow`: pipelines become Kubeflow Pipelines' Kubernetes-native objects.
+
+For every pipeline, in its tenant's namespace (KFP >= 2.14 with the Kubernetes-native API):
+
+``Pipeline <name>``
+    pipelines.kubeflow.org/v2beta1; ``mlspec.dev/produces`` names the models it trains.
+``PipelineVersion <name>-sha256-<16 hex>``
+    The KFP IR, built with the kfp SDK (`kfp_builder`). The name is a hash of the
+    version's content: KFP versions are immutable, so a changed pipeline gets a new
+    version and an unchanged one keeps its name; a sync never rewrites one in place.
+``CronJob <name>-schedule`` and the runner's ServiceAccount / Role / RoleBinding
+    When the pipeline has a ``schedule:`` (see `schedules`).
+
+kfp is imported only when the platform has pipelines, never by ``mlspec validate``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mlspec.compilers import schedules
+from mlspec.compilers.base import Artifact, CompileContext, CompileResult, tenant_path
+from mlspec.diagnostics import Diagnostic, has_errors
+
+if TYPE_CHECKING:
+    from mlspec.compilers.kfp_builder import CompiledPipeline
+
+
+class KubeflowCompiler:
+    name: ClassVar[str] = "kubeflow"
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        result = CompileResult()
+        scheduled: set[str] = set()
+        for name, pipeline in sorted(ctx.platform.pipelines.items()):
+            found = compile_one(ctx, name)
+            result.artifacts += found.artifacts
+            result.diagnostics += found.diagnostics
+            if pipeline.schedule is not None and not has_errors(found.diagnostics):
+                scheduled.add(pipeline.tenant)
+        for tenant in sorted(scheduled):
+            result.artifacts += schedules.runner_artifacts(ctx, tenant)
+        return result
+
+
+def compile_one(ctx: CompileContext, name: str) -> CompileResult:
+    """The objects of pipeline ``name``, or the diagnostics that stop it."""
+    from mlspec.compilers import kfp_builder  # imports kfp: only when there is a pipeline
+
+    pipeline = ctx.platform.pipelines[name]
+    problems = schedules.schedule_problems(ctx, name, pipeline)
+    try:
+        compiled = kfp_builder.compile_pipeline(ctx.platform, name)
+    except kfp_builder.BuildError as exc:
+        where = ctx.location(exc.pointer)
+        problems.append(Diagnostic(exc.code, exc.message, where, exc.pointer, exc.hint))
+        return CompileResult(diagnostics=problems)
+    if has_errors(problems):
+        return CompileResult(diagnostics=problems)
+    artifacts = pipeline_artifacts(ctx, compiled)
+    if pipeline.schedule is not None:
+        artifacts.append(schedules.schedule_artifact(ctx, name, pipeline, compiled.version))
+    return CompileResult(artifacts, problems)
+
+
+def pipeline_artifacts(ctx: CompileContext, compiled: CompiledPipeline) -> list[Artifact]:
+    from mlspec.compilers import kfp_builder
+
+    source, tenant = f"/pipelines/{compiled.name}", compiled.tenant
+    pipeline = ctx.platform.pipelines[compiled.name]
+
+    def metadata() -> dict[str, Any]:
+        found = schedules.provenance(ctx, tenant, source)
+        found["annotations"].update(kfp_builder.produces_annotation(pipeline))
+        return found
+
+    head = kfp_builder.pipeline_object(compiled, metadata())
+    version = kfp_builder.pipeline_version_object(compiled, metadata())
+    return [
+        Artifact(tenant_path(tenant, "Pipeline", compiled.name), head, source),
+        Artifact(
+            tenant_path(tenant, "PipelineVersion", compiled.version_object_name), version, source
+        ),
+    ]
