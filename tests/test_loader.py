@@ -63,7 +63,8 @@ def test_merge_patch_locates_patched_values_at_the_patch() -> None:
     assert data["d"] == {"a": 5}
     node = sources.get("/d/a")
     assert node is not None and node.value.line == 6
-    assert sources.get("/d/b") is None
+    removed = sources.get("/d/b")  # kept, pointing at the patch's null
+    assert removed is not None and removed.value.line == 7
 
 
 def test_template_steps_point_at_the_template_lines() -> None:

@@ -145,14 +145,6 @@ def test_error_in_every_environment_is_reported_once_without_a_suffix(
     assert "(environment" not in found["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`patch: [deployments]` is reported twice: MLS402 '(environment staging)' and, at the "
-        "same place, MLS103 'environments.staging.patch: Input should be a valid dictionary "
-        "(environment prod)' -- the staging patch's problem is blamed on prod"
-    ),
-)
 def test_patch_that_is_not_a_mapping_is_reported_once(tmp_path: Path) -> None:
     outcome = run_cli("validate", write_spec(tmp_path, NOT_A_MAPPING), "--format", "json")
     assert_no_crash(outcome)
@@ -187,15 +179,6 @@ def test_patch_removing_a_required_field_is_refused_for_its_environment(
     out_tree.assert_unchanged()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a required field removed by a patch (`costCenter: null` / `gitops: null` in "
-        "environments.staging.patch) is reported at the base document (the `fraud:` tenant "
-        "key, or line 4:1 `apiVersion` for gitops), not at the `null` in the patch that "
-        "removed it: patch._merge drops the node's sources"
-    ),
-)
 @pytest.mark.parametrize(
     "extra, marker, at",
     [

@@ -234,14 +234,6 @@ def test_unknown_template_also_warns_that_the_real_template_is_unused(tmp_path: 
 VERSION_4 = spec_with(replace=[("    version: 3\n", "    version: 4\n")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the hint of an unknown version pluralises the whole kind by appending 's': "
-        "'known version or alias of model search-rerankers: 3, champion' names a model "
-        "`search-rerankers` that does not exist (references._Checker.expect, f'known {kind}s')"
-    ),
-)
 def test_unknown_version_hint_names_the_model_correctly(validate_rejects: Rejects) -> None:
     found = validate_rejects(
         Case(VERSION_4, "MLS305", position(VERSION_4, "    version: 4", at="4"))

@@ -173,15 +173,6 @@ def test_undefined_value_points_at_the_template_line_not_the_pipeline(
     assert found["pointer"] == "/templates/tabular-train/steps/prepare/image"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "every template error (MLS501/502/504) is reported a second time as MLS309 'unknown "
-        "placeholder' at the same line, with the hint 'other {{ values }} belong in a "
-        "template' -- they are in one: the failed render keeps the raw text, which the step "
-        "placeholder check then rejects"
-    ),
-)
 def test_template_error_is_reported_once(tmp_path: Path) -> None:
     text, where = VERSOIN
     outcome = run_cli("validate", write_spec(tmp_path, text), "--format", "json")
@@ -201,7 +192,6 @@ SYMBOLIC_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=SYMBOLIC_BUG)
 @pytest.mark.parametrize(
     "spec",
     [
@@ -241,11 +231,8 @@ for _name, (_text, _) in REAL_PROCESS_CASES.items():
         "sandbox-escape",
         pytest.param(
             "private-placeholder-attribute",
-            marks=pytest.mark.xfail(strict=True, reason=SYMBOLIC_BUG),
         ),
-        pytest.param(
-            "padding-filter-bomb", marks=pytest.mark.xfail(strict=True, reason=PADDING_BUG)
-        ),
+        pytest.param("padding-filter-bomb"),
     ],
 )
 def test_real_process_exits_1_on_a_hostile_template(
@@ -260,15 +247,6 @@ def test_real_process_exits_1_on_a_hostile_template(
 TOWER = _command('"{{ ((10 ** 64) ** 64) ** 64 }}"')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the ** guard caps only the exponent, not the result: `((10**64)**64)**64` is "
-        "computed (a 262145-digit int) and fails late as MLS501 with Python's 'Exceeds the "
-        "limit (4300 digits) ... use sys.set_int_max_str_digits()' message instead of "
-        "MLS504; one more `**64` level runs ~45 s before failing the same way"
-    ),
-)
 def test_power_tower_is_an_unsafe_expression(compile_rejects: Rejects) -> None:
     text, where = TOWER
     compile_rejects(Case(text, "MLS504", where, also=("MLS309",)))

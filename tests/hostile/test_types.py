@@ -156,7 +156,7 @@ TYPE_CASES = [
     case(
         "with-float-1.10",
         WITH_FLOAT[0],
-        "MLS105",
+        "MLS103",
         WITH_FLOAT[1],
         message="pipelines.fraud-train.with.version",
     ),
@@ -218,14 +218,6 @@ def test_timeout_in_a_template_step_is_located_at_the_template_line(
     assert found["pointer"] == "/pipelines/fraud-train/steps/train/timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`quota.cpu: true` is reported as MLS105 (value error, message 'invalid cpu quantity "
-        "True' with Python's spelling of the boolean) while `nodes: true` is MLS103 (type "
-        "error): the quantity validators raise ValueError for a wrong type"
-    ),
-)
 def test_boolean_for_cpu_is_a_type_error(validate_rejects: Rejects) -> None:
     text, where = CPU_TRUE
     validate_rejects(Case(text, "MLS103", where))
@@ -243,27 +235,11 @@ def test_boolean_for_cpu_is_refused_at_the_value(tmp_path: Path) -> None:
     assert (found["line"], found["column"]) == (where.line, where.col)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`with: {version: 1.10}` gives MLS105 with no hint; RELIABILITY rule 1 wants a "
-        "type error with the hint 'quote it: \"1.10\"' (the loader records the source text "
-        "for exactly this, but validate._type_hint only uses it for string_type errors)"
-    ),
-)
 def test_float_in_with_has_a_quote_it_hint(validate_rejects: Rejects) -> None:
     text, where = WITH_FLOAT
-    validate_rejects(Case(text, "MLS105", where, hint='quote it: "1.10"'))
+    validate_rejects(Case(text, "MLS103", where, hint='quote it: "1.10"'))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`replicas: {max: four}` (unquoted) gets the hint 'remove the quotes to write a "
-        "number' although there are no quotes: validate._type_hint checks the input type, "
-        "not whether the source scalar was quoted"
-    ),
-)
 def test_plain_word_for_an_integer_does_not_say_remove_the_quotes(
     validate_rejects: Rejects,
 ) -> None:

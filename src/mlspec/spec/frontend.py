@@ -127,11 +127,18 @@ def _validate_environment(
     platform, problems = validate_platform(data, sources)
     diagnostics += problems
     if platform is not None:
-        references = check_references(platform, sources)
+        references = _without_echoes(check_references(platform, sources), diagnostics)
         diagnostics += references
         if not has_errors(references):  # the graph needs every reference resolved
             diagnostics += check_graph(platform, sources) + check_capacity(platform, sources)
     return platform, sources, diagnostics
+
+
+def _without_echoes(found: list[Diagnostic], template_errors: list[Diagnostic]) -> list[Diagnostic]:
+    """A template string that failed to render stays raw: its `{{ ... }}` must not be
+    reported a second time as an unknown placeholder."""
+    failed = {d.location for d in template_errors if d.code.startswith("MLS5")}
+    return [d for d in found if not (d.code == "MLS309" and d.location in failed)]
 
 
 def _merge_environment_diagnostics(per_env: dict[str, list[Diagnostic]]) -> list[Diagnostic]:

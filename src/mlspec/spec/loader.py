@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,6 +190,10 @@ class _Builder:
     def __init__(self, file: str, limits: Limits) -> None:
         self.file = file
         self.limits = limits
+        self._text = ""
+        self._reset()
+
+    def _reset(self) -> None:
         self.sources = SourceMap()
         self.diagnostics: list[Diagnostic] = []
         self.root: Any = None
@@ -198,7 +202,23 @@ class _Builder:
         self._nodes = 0
 
     def run(self, text: str) -> None:
-        for event in _events(text):
+        """Build from libyaml's C parser when it accepts the text, else ruamel's own.
+
+        The C parser is ~30x faster and yields the same events, but it is stricter
+        than YAML 1.2 in one place users rely on: a ``:`` inside a plain scalar in a
+        flow collection (``{default: s3://bucket}``). On its first complaint we start
+        over with the pure-Python parser, whose verdict (and message) counts. Events
+        stream into the builder either way, so the caps stop the parse early.
+        """
+        self._text = text
+        if CParser is not None:
+            try:
+                for event in _c_events(text):
+                    self._on_event(event)
+                return
+            except YAMLError:
+                self._reset()
+        for event in YAML(typ="rt").parse(text):
             self._on_event(event)
 
     def _on_event(self, event: events.Event) -> None:
@@ -221,7 +241,17 @@ class _Builder:
                 "remove the second `---` and merge the content into one document",
             )
         if event.version is not None or event.tags:
-            self._fail(event, "MLS005", "YAML directives (%YAML, %TAG) are not allowed")
+            directive = re.search(r"^%", self._text, re.MULTILINE)
+            offset = directive.start() if directive else 0
+            self.diagnostics.append(
+                Diagnostic(
+                    "MLS005",
+                    "YAML directives (%YAML, %TAG) are not allowed",
+                    _offset_location(self._text, offset, self.file),
+                    hint="remove the directive; mlspec reads YAML 1.2",
+                )
+            )
+            raise _FatalProblemError
 
     def _on_node(self, event: events.NodeEvent) -> None:
         self._nodes += 1
@@ -356,30 +386,11 @@ class _Builder:
 _NO_ANCHORS_HINT = "write the value out in full; mlspec templates cover reuse"
 
 
-def _events(text: str) -> Iterable[events.Event]:
-    """Parser events: libyaml's C parser when it accepts the text, else ruamel's own.
-
-    The C parser is ~30x faster and yields the same events, but it is stricter
-    than YAML 1.2 in one place users rely on: a ``:`` inside a plain scalar in a
-    flow collection (``{default: s3://bucket}``). On any complaint we parse again
-    with the pure-Python parser, whose verdict (and error message) is the one
-    that counts.
-    """
-    if CParser is not None:
-        try:
-            return _c_events(text)
-        except YAMLError:
-            pass
-    parsed: Iterable[events.Event] = YAML(typ="rt").parse(text)
-    return parsed
-
-
-def _c_events(text: str) -> list[events.Event]:
+def _c_events(text: str) -> Iterator[events.Event]:
+    """libyaml's events, one at a time, so that caps stop the parse early."""
     parser = CParser(text)
-    found: list[events.Event] = []
     while not isinstance(event := parser.get_event(), events.StreamEndEvent):
-        found.append(event)
-    return found
+        yield event
 
 
 def _is_plain(event: events.NodeEvent) -> bool:

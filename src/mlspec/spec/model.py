@@ -233,7 +233,9 @@ class Environment(Spec):
     cluster: Name = Field(
         description="The cluster this environment deploys to.", examples=["prod-eu"]
     )
-    patch: dict[str, Any] | None = Field(
+    # Checked when applied (patch.check_patch), so a malformed patch is reported once,
+    # for its own environment, not again by every other environment's validation.
+    patch: Annotated[Any, WithJsonSchema({"type": ["object", "null"]})] = Field(
         default=None,
         description="An RFC 7386 JSON merge patch applied to the whole spec for this environment.",
         examples=[{"deployments": {"fraud-scorer": {"canary": None}}}],

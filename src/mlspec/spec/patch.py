@@ -82,6 +82,9 @@ def _merge(
         if value is None:
             result.pop(key, None)
             out.drop_subtree(child_target)
+            removed_by = sources.get(child_patch)
+            if removed_by is not None:  # "missing field" errors then point at the null
+                out.set(child_target, removed_by)
         elif key in result:
             result[key] = _merge(result[key], value, child_target, child_patch, sources, out)
         else:

@@ -65,7 +65,8 @@ class _Checker:
         if close:
             hint = f"did you mean `{close[0]}`?"
         elif options:
-            hint = f"known {kind}s: " + ", ".join(options[:10])
+            known = "known" if " of " in kind else f"known {kind}s"  # not "model Xs"
+            hint = f"{known}: " + ", ".join(options[:10])
         else:
             hint = f"no {kind} is defined"
         self.report(code, ptr, f"unknown {kind} `{safe_text(name)}`", hint, at_key=at_key)

@@ -60,10 +60,44 @@ class _Sandbox(SandboxedEnvironment):
     ) -> Any:
         if operator_ == "**" and isinstance(right, int) and abs(right) > 64:
             raise SecurityError("exponent too large")
+        if operator_ == "**" and _bits(left) * abs(_as_int(right)) > _MAX_RESULT_BITS:
+            raise SecurityError("result too large")
         if operator_ == "*" and _sized(left, right) > _MAX_RENDERED:
             raise SecurityError("result too large")
         op: Callable[[Any, Any], Any] = operator.pow if operator_ == "**" else operator.mul
         return op(left, right)
+
+
+_MAX_RESULT_BITS = 4096
+# Filters that cannot blow up: no padding (center, indent, wordwrap, format) and no
+# joining or replacing (which multiply the size of their arguments).
+SAFE_FILTERS = frozenset(
+    {
+        "capitalize",
+        "d",
+        "default",
+        "first",
+        "float",
+        "int",
+        "last",
+        "length",
+        "list",
+        "lower",
+        "string",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+    }
+)
+
+
+def _bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 64
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) else 64
 
 
 def _sized(left: Any, right: Any) -> int:
@@ -75,7 +109,9 @@ def _sized(left: Any, right: Any) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> _Sandbox:
-    return _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters = {name: f for name, f in env.filters.items() if name in SAFE_FILTERS}
+    return env
 
 
 @functools.lru_cache(maxsize=8192)
@@ -83,8 +119,14 @@ def _compile(text: str) -> tuple[jinja2.Template, frozenset[str]]:
     if "{%" in text:
         raise TemplateSyntaxError("only {{ expressions }} are allowed, not {% statements %}", 1)
     env = _environment()
-    tree = env.parse(text)
-    return env.from_string(tree), frozenset(meta.find_undeclared_variables(tree))
+    try:
+        tree = env.parse(text)
+        return env.from_string(tree), frozenset(meta.find_undeclared_variables(tree))
+    except TemplateSyntaxError as exc:
+        refused = re.match(r"No filter named '(\w+)'", exc.message or "")
+        if refused and refused.group(1) in jinja2.filters.FILTERS:
+            raise SecurityError(f"the filter `{refused.group(1)}` is not allowed") from exc
+        raise
 
 
 @dataclass
@@ -117,7 +159,7 @@ class _Expansion:
         except UndefinedError as exc:
             self._error("MLS502", str(exc.message or exc), ptr, self._undefined_hint(text))
             return text
-        except SecurityError as exc:
+        except (SecurityError, AttributeError) as exc:
             self._error("MLS504", f"unsafe template expression: {exc}", ptr)
             return text
         except TemplateSyntaxError as exc:

@@ -39,11 +39,14 @@ def _diagnostic(error: ErrorDetails, data: dict[str, Any], sources: SourceMap) -
     if kind == "extra_forbidden":
         return _unknown_field(path, sources)
     if kind == "missing":
-        parent = pointer(path[:-1])
+        removed = sources.get(ptr)  # an environment patch set it to null
+        location = (
+            removed.key or removed.value if removed else sources.key_location(pointer(path[:-1]))
+        )
         return Diagnostic(
             "MLS102",
             f"{_dotted(path[:-1]) or 'the document'}: missing required field `{path[-1]}`",
-            sources.key_location(parent),
+            location,
             ptr,
         )
     location = sources.key_location(ptr) if is_key else sources.value_location(ptr)
@@ -52,6 +55,8 @@ def _diagnostic(error: ErrorDetails, data: dict[str, Any], sources: SourceMap) -
         return _invalid_name(path, error["input"], pattern, location, ptr)
     message = f"{_dotted(path)}: {_message(error)}"
     if kind.endswith("_type") or kind in ("model_attributes_type", "dict_type", "list_type"):
+        return Diagnostic("MLS103", message, location, ptr, _type_hint(ptr, sources, error))
+    if kind == "value_error" and _wrong_scalar_type(ptr, sources, error["input"]):
         return Diagnostic("MLS103", message, location, ptr, _type_hint(ptr, sources, error))
     if kind == "value_error":
         return Diagnostic("MLS105", message, location, ptr)
@@ -131,14 +136,27 @@ def _invalid_name(
     )
 
 
+def _wrong_scalar_type(ptr: str, sources: SourceMap, value: Any) -> bool:
+    """A custom validator refused a value for its type, not its content: a boolean
+    where a quantity goes, or a plain number (``1.10``) where text was meant."""
+    if isinstance(value, bool):
+        return True
+    node = sources.get(ptr)
+    return isinstance(value, float) and node is not None and node.plain_text is not None
+
+
 def _type_hint(ptr: str, sources: SourceMap, error: ErrorDetails) -> str | None:
     node = sources.get(ptr)
-    if node is not None and node.plain_text is not None and error["type"] == "string_type":
-        return f'quote it: "{safe_text(node.plain_text)}"'
-    if isinstance(error["input"], str) and error["type"] in ("int_type", "float_type"):
-        return "remove the quotes to write a number"
-    if isinstance(error["input"], str) and error["type"] == "bool_type":
-        return "write true or false without quotes"
+    plain = node.plain_text if node is not None else None
+    value = error["input"]
+    unquoted_non_text = plain is not None and not isinstance(value, str)
+    if unquoted_non_text and (error["type"] == "string_type" or isinstance(value, float)):
+        return f'quote it: "{safe_text(plain)}"'
+    if isinstance(value, str) and error["type"] in ("int_type", "float_type", "bool_type"):
+        quoted = node is not None and node.plain_text is None
+        if error["type"] == "bool_type":
+            return "write true or false without quotes" if quoted else "write true or false"
+        return "remove the quotes to write a number" if quoted else "write a number"
     return None
 
 
