@@ -54,7 +54,6 @@ PATCH_CASES = [
         NOT_A_MAPPING,
         "MLS402",
         NOT_A_MAPPING_AT,
-        also=["MLS103"],  # see test_patch_that_is_not_a_mapping_is_reported_once
         message="must be a mapping",
     ),
     _patch(
@@ -167,7 +166,7 @@ REMOVE_GITOPS = "      gitops: null\n"
 def test_patch_removing_a_required_field_is_refused_for_its_environment(
     extra: str, marker: str, at: str, tmp_path: Path, out_tree: OutTree
 ) -> None:
-    # The position is not asserted here: see the xfail below.
+    # The position: see test_patch_removing_a_required_field_is_reported_at_the_patch.
     text = spec_with(replace=[(PATCH, PATCH + extra)])
     path = write_spec(tmp_path, text)
     outcome = run_cli("compile", path, "--out", out_tree.path, "--format", "json")

@@ -11,7 +11,6 @@ from .conftest import (
     Case,
     Loc,
     Rejects,
-    assert_no_crash,
     assert_rejected,
     case,
     position,
@@ -221,18 +220,6 @@ def test_timeout_in_a_template_step_is_located_at_the_template_line(
 def test_boolean_for_cpu_is_a_type_error(validate_rejects: Rejects) -> None:
     text, where = CPU_TRUE
     validate_rejects(Case(text, "MLS103", where))
-
-
-def test_boolean_for_cpu_is_refused_at_the_value(tmp_path: Path) -> None:
-    # The code is not pinned here: see test_boolean_for_cpu_is_a_type_error.
-    text, where = CPU_TRUE
-    path = write_spec(tmp_path, text)
-    outcome = run_cli("validate", path, "--format", "json")
-    assert_no_crash(outcome)
-    assert outcome.exit_code == 1
-    [found] = outcome.errors
-    assert found["code"] in ("MLS103", "MLS105")
-    assert (found["line"], found["column"]) == (where.line, where.col)
 
 
 def test_float_in_with_has_a_quote_it_hint(validate_rejects: Rejects) -> None:
