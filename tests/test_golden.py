@@ -52,7 +52,20 @@ def test_changing_one_field_changes_only_the_expected_golden_files(tmp_path: Pat
     assert compiled.ok
     expected = _golden_files(GOLDEN / "platform")
     changed = sorted(p for p in expected if compiled.files.get(p) != expected[p])
-    assert changed == [
-        "prod/platform/tenants/search/namespace-search.yaml",
-        "staging/platform/tenants/search/namespace-search.yaml",
+    # the namespace carries the cost center; the other objects compiled from the
+    # /tenants/search node change only in their source-digest annotation
+    expected_changes = [
+        f"{env}/{path}"
+        for env in ("prod", "staging")
+        for path in (
+            f"argocd/application-{env}-search.yaml",
+            f"argocd/appproject-{env}-search.yaml",
+            "platform/tenants/search/namespace-search.yaml",
+            "platform/tenants/search/role-mlspec-kfp-runner.yaml",
+            "platform/tenants/search/rolebinding-mlspec-kfp-runner.yaml",
+            "platform/tenants/search/serviceaccount-mlspec-kfp-runner.yaml",
+        )
     ]
+    assert changed == sorted(expected_changes)
+    namespace = compiled.files["prod/platform/tenants/search/namespace-search.yaml"].decode()
+    assert "mlspec.dev/cost-center: CC-2211" in namespace
