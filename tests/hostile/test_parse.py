@@ -122,7 +122,7 @@ def _cases(base: str, parser: str) -> list[Any]:
         branch("ref-tag", "!Ref main", "MLS003", message="!Ref"),
         at("anchor", edit(LABEL, "    org: &org acme\n"), "MLS004", "org: &org", "&org"),
         at("alias", edit(LABEL, "    org: *org\n"), "MLS004", "org: *org", "*org"),
-        at("merge-key", merge, "MLS009", "<<:", "<<"),
+        at("merge-key", merge, "MLS004", "<<:", "<<"),
         at("collection-key", edit(LABEL, "    ? [a, b]\n    : acme\n"), "MLS009", "?", "["),
         at("boolean-key", edit(LABEL, "    true: acme\n"), "MLS009", "true:", "true"),
         at("second-document", base + "---\nkind: Platform\n", "MLS006", "---", "---"),

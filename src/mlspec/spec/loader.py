@@ -299,6 +299,8 @@ class _Builder:
         frame.key, frame.key_location = key, location
 
     def _check_plain_key(self, event: events.ScalarEvent, key: str) -> None:
+        if key == "<<":
+            self._fail(event, "MLS004", "merge keys (<<) are not allowed", _NO_ANCHORS_HINT)
         if _INT_DEC.match(key) and not _INT_LEADING_ZERO.match(key):
             return  # version numbers such as `7:` are keys written as integers
         ambiguity = _plain_scalar_problem(key)

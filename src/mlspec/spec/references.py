@@ -260,7 +260,11 @@ def _check_deployments(c: _Checker) -> None:
         problem = dns1035_label_problem(name)
         if problem:
             c.report(
-                "MLS202", _ptr(*base), f"deployment name {name!r} {problem} (KServe)", at_key=True
+                "MLS202",
+                _ptr(*base),
+                f"deployment name {name!r} {problem}: KServe names InferenceServices so",
+                f"try `d-{name}`" if name[:1].isdigit() else None,
+                at_key=True,
             )
         replicas = deployment.replicas
         if replicas.min > replicas.max:
