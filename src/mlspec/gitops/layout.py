@@ -98,21 +98,21 @@ def kustomizations(artifacts: Iterable[Artifact], required: Iterable[str] = ()) 
         if is_kubernetes_object(artifact.object):
             directory, _, name = artifact.path.rpartition("/")
             files.setdefault(directory, []).append(name)
-    directories = set(files)
-    for directory in list(directories):
+    children: dict[str, set[str]] = {}
+    for directory in list(files):
         while directory:
-            directory = directory.rpartition("/")[0]
-            directories.add(directory)
-    return [_kustomization(d, files.get(d, []), directories) for d in sorted(directories)]
+            parent, _, name = directory.rpartition("/")
+            children.setdefault(parent, set()).add(name)
+            directory = parent
+    directories = set(files) | set(children)
+    return [
+        _kustomization(d, files.get(d, []), sorted(children.get(d, ())))
+        for d in sorted(directories)
+    ]
 
 
-def _kustomization(directory: str, names: list[str], directories: set[str]) -> Artifact:
+def _kustomization(directory: str, names: list[str], children: list[str]) -> Artifact:
     prefix = f"{directory}/" if directory else ""
-    children = sorted(
-        d[len(prefix) :]
-        for d in directories
-        if d.startswith(prefix) and d != directory and "/" not in d[len(prefix) :]
-    )
     if not directory:
         children = [c for c in children if c not in ENGINE_DIRS]
     document = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from mlspec.diagnostics import Diagnostic, Severity, safe_text
@@ -53,20 +53,20 @@ class _Checker:
         ptr: str,
         kind: str,
         name: str,
-        known: Iterable[str],
+        known: Collection[str],
         *,
         at_key: bool = False,
     ) -> bool:
         """Report ``name`` unless it is one of ``known``; returns whether it resolved."""
-        options = sorted(known)
-        if name in options:
+        if name in known:  # the common case: no sorting, no copying
             return True
+        options = sorted(known)
         close = difflib.get_close_matches(name, options, n=1)
         if close:
             hint = f"did you mean `{close[0]}`?"
         elif options:
-            known = "known" if " of " in kind else f"known {kind}s"  # not "model Xs"
-            hint = f"{known}: " + ", ".join(options[:10])
+            label = "known" if " of " in kind else f"known {kind}s"  # not "model Xs"
+            hint = f"{label}: " + ", ".join(options[:10])
         else:
             hint = f"no {kind} is defined"
         self.report(code, ptr, f"unknown {kind} `{safe_text(name)}`", hint, at_key=at_key)
@@ -214,7 +214,7 @@ def _check_output_ref(
 
 
 def _check_placeholders(c: _Checker, base: tuple[str, ...], pipeline: Pipeline, step: Step) -> None:
-    known: dict[str, Iterable[str]] = {
+    known: dict[str, Collection[str]] = {
         "params": pipeline.parameters,
         "inputs": step.inputs,
         "outputs": step.outputs,
