@@ -25,6 +25,7 @@ from mlspec.spec.references import check_references
 from mlspec.spec.source import SourceMap
 from mlspec.spec.templates import expand_templates
 from mlspec.spec.validate import validate_platform
+from mlspec.timing import stage
 
 DEFAULT_ENVIRONMENT = "default"
 
@@ -81,7 +82,8 @@ def validate_spec(
     spec: SpecFile, environments: Sequence[str] = (), limits: Limits = DEFAULT_LIMITS
 ) -> Validated:
     """Validate ``spec`` for the named environments (all of them when empty)."""
-    loaded = load_bytes(spec.raw, spec.display, limits)
+    with stage("load"):
+        loaded = load_bytes(spec.raw, spec.display, limits)
     if loaded.data is None:
         return Validated(spec, diagnostics=sorted_unique(loaded.diagnostics))
     names, problems = _environment_names(loaded.data, loaded.sources, environments, spec.display)
@@ -123,14 +125,18 @@ def _validate_environment(
         if problems:
             return None, sources, problems
         data, sources = apply_patch(data, sources, patch, patch_ptr)
-    data, sources, diagnostics = expand_templates(data, sources)
-    platform, problems = validate_platform(data, sources)
+    with stage("templates"):
+        data, sources, diagnostics = expand_templates(data, sources)
+    with stage("validate"):
+        platform, problems = validate_platform(data, sources)
     diagnostics += problems
     if platform is not None:
-        references = _without_echoes(check_references(platform, sources), diagnostics)
+        with stage("references"):
+            references = _without_echoes(check_references(platform, sources), diagnostics)
         diagnostics += references
         if not has_errors(references):  # the graph needs every reference resolved
-            diagnostics += check_graph(platform, sources) + check_capacity(platform, sources)
+            with stage("graph"):
+                diagnostics += check_graph(platform, sources) + check_capacity(platform, sources)
     return platform, sources, diagnostics
 
 
