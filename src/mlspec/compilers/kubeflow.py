@@ -16,6 +16,7 @@ kfp is imported only when the platform has pipelines, never by ``mlspec validate
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlspec.compilers import schedules
@@ -24,6 +25,7 @@ from mlspec.diagnostics import Diagnostic, has_errors
 
 if TYPE_CHECKING:
     from mlspec.compilers.kfp_builder import CompiledPipeline
+    from mlspec.spec.model import Platform
 
 
 class KubeflowCompiler:
@@ -50,7 +52,7 @@ def compile_one(ctx: CompileContext, name: str) -> CompileResult:
     pipeline = ctx.platform.pipelines[name]
     problems = schedules.schedule_problems(ctx, name, pipeline)
     try:
-        compiled = kfp_builder.compile_pipeline(ctx.platform, name)
+        compiled = _compile_once(ctx.platform, name)
     except kfp_builder.BuildError as exc:
         where = ctx.location(exc.pointer)
         problems.append(Diagnostic(exc.code, exc.message, where, exc.pointer, exc.hint))
@@ -61,6 +63,39 @@ def compile_one(ctx: CompileContext, name: str) -> CompileResult:
     if pipeline.schedule is not None:
         artifacts.append(schedules.schedule_artifact(ctx, name, pipeline, compiled.version))
     return CompileResult(artifacts, problems)
+
+
+_COMPILED: dict[str, CompiledPipeline] = {}
+_COMPILED_MAX = 10_000
+
+
+def _compile_once(platform: Platform, name: str) -> CompiledPipeline:
+    """`kfp_builder.compile_pipeline`, once per distinct pipeline in this process.
+
+    Environments usually share their pipelines; building one with kfp is the costliest
+    step of a compile. The key is everything the build reads: the pipeline, the pools
+    its steps run on and the scheduling settings.
+    """
+    from mlspec.compilers import kfp_builder
+
+    pipeline = platform.pipelines[name]
+    pools = sorted(
+        {s.resources.gpu.pool for s in pipeline.steps.values() if s.resources and s.resources.gpu}
+    )
+    key = json.dumps(
+        [
+            name,
+            pipeline.model_dump(mode="json", by_alias=True),
+            [platform.gpu_pools[p].model_dump(mode="json", by_alias=True) for p in pools],
+            platform.scheduling.model_dump(mode="json", by_alias=True),
+        ],
+        sort_keys=True,
+    )
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = kfp_builder.compile_pipeline(platform, name)
+    return _COMPILED[key]
 
 
 def pipeline_artifacts(ctx: CompileContext, compiled: CompiledPipeline) -> list[Artifact]:

@@ -6,6 +6,7 @@ checked here, on data, so a bug in a compiler cannot slip past them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,10 +51,14 @@ def check_schemas(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> l
     from mlspec.output.kubeschema import check_object
 
     diagnostics: list[Diagnostic] = []
+    checked: dict[str, list[Any]] = {}  # most objects are the same in every environment
     for env, artifact in artifacts:
         if not is_kubernetes_object(artifact.object):
             continue
-        for problem in check_object(artifact.object):
+        key = fingerprint(artifact.object)
+        if key not in checked:
+            checked[key] = check_object(artifact.object)
+        for problem in checked[key]:
             diagnostics.append(
                 Diagnostic(
                     "MLS804",
@@ -64,6 +69,11 @@ def check_schemas(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> l
                 )
             )
     return diagnostics
+
+
+def fingerprint(obj: dict[str, Any]) -> str:
+    """Canonical JSON of an object: equal objects, equal fingerprints (C-speed)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _collision(
