@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 from mlspec.compilers.base import Artifact, CompileContext, load_compilers
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
 from mlspec.gitops.layout import KUSTOMIZATION, arrange, kustomizations
-from mlspec.output.checks import check_artifacts, check_schemas
+from mlspec.output.checks import check_artifacts, check_schemas, fingerprint
 from mlspec.output.emit import dump_yaml
 from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
+from mlspec.policy import PolicyOptions, PolicyReport
+from mlspec.policy import check as check_policies
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 from mlspec.spec.model import API_VERSION
+from mlspec.timing import stage
 
 if TYPE_CHECKING:
     from mlspec.selection import EnvironmentSelection
@@ -29,8 +32,27 @@ if TYPE_CHECKING:
 MANIFEST_KIND = "CompiledTree"
 
 
-def validate(spec: SpecFile, environments: Sequence[str] = ()) -> Validated:
-    return validate_spec(spec, environments)
+def validate(
+    spec: SpecFile,
+    environments: Sequence[str] = (),
+    policy: PolicyOptions | None = PolicyOptions(),  # noqa: B008 - frozen, never mutated
+) -> Checked:
+    """Validate ``spec``; when it is valid, run the policies on every environment (the
+    default bundle and ``policy.policy_dirs``; ``policy=None`` skips them). A policy that
+    cannot be loaded or evaluated raises MlspecError (exit 2): it is never a pass."""
+    validated = validate_spec(spec, environments)
+    checked = Checked(validated.spec, validated.environments, validated.diagnostics)
+    if policy is not None and validated.ok:
+        checked.policy = check_policies(validated, policy)
+        checked.diagnostics = sorted_unique(checked.diagnostics + checked.policy.diagnostics)
+    return checked
+
+
+@dataclass
+class Checked(Validated):
+    """A validated spec and, when policies ran, what they said."""
+
+    policy: PolicyReport | None = None
 
 
 @dataclass
@@ -56,6 +78,7 @@ def compile_spec(
     compilers: Sequence[str] = (),
     select: str | None = None,
     previous: Mapping[str, object] | None = None,
+    policy: PolicyOptions | None = None,
 ) -> Compiled:
     """Validate and compile in memory; nothing is written.
 
@@ -64,7 +87,10 @@ def compile_spec(
     """
     validated = validate_spec(spec, environments)
     compiled = Compiled(validated, list(validated.diagnostics))
-    if not validated.ok:
+    if validated.ok and policy is not None:
+        with stage("policy"):
+            compiled.diagnostics += check_policies(validated, policy).diagnostics
+    if not compiled.ok:
         return compiled
     plugins = load_compilers(compilers)
     artifacts: list[tuple[str, Artifact]] = []
@@ -72,20 +98,34 @@ def compile_spec(
         ctx = CompileContext(env_name, env.cluster, env.platform, env.sources, spec.name)
         env_artifacts: list[Artifact] = []
         for plugin in plugins:
-            result = plugin.compile(ctx)
+            with stage(f"compile:{plugin.name}"):
+                result = plugin.compile(ctx)
             compiled.diagnostics += result.diagnostics
             env_artifacts += result.artifacts
-        artifacts += [(env_name, artifact) for artifact in arrange(ctx, env_artifacts)]
+        with stage("gitops"):
+            artifacts += [(env_name, artifact) for artifact in arrange(ctx, env_artifacts)]
     locate = {name: env.sources.value_location for name, env in validated.environments.items()}
-    problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
+    with stage("check"):
+        problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
     compiled.diagnostics = sorted_unique(compiled.diagnostics + problems)
     if compiled.ok:
-        artifacts = _select(compiled, artifacts, select, previous)
-        compiled.files = {
-            f"{env}/{artifact.path}": dump_yaml(artifact.object).encode()
-            for env, artifact in artifacts
-        }
+        with stage("select"):
+            artifacts = _select(compiled, artifacts, select, previous)
+        with stage("emit"):
+            compiled.files = _emit(artifacts)
     return compiled
+
+
+def _emit(artifacts: list[tuple[str, Artifact]]) -> dict[str, bytes]:
+    """YAML bytes per file; an object that recurs (in each environment) is emitted once."""
+    emitted: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}
+    for env, artifact in artifacts:
+        key = fingerprint(artifact.object)
+        if key not in emitted:
+            emitted[key] = dump_yaml(artifact.object).encode()
+        files[f"{env}/{artifact.path}"] = emitted[key]
+    return files
 
 
 def compile_to(
@@ -95,6 +135,7 @@ def compile_to(
     compilers: Sequence[str] = (),
     allow_empty: bool = False,
     select: str | None = None,
+    policy: PolicyOptions | None = None,
 ) -> Compiled:
     """Compile and, when everything is right, swap the new tree into ``out``.
 
@@ -102,7 +143,7 @@ def compile_to(
     previous compile wrote stays as it was, byte for byte.
     """
     previous = _previous_manifest(out) if select is not None else None
-    compiled = compile_spec(spec, environments, compilers, select, previous)
+    compiled = compile_spec(spec, environments, compilers, select, previous, policy)
     if not compiled.ok:
         return compiled
     if not compiled.files and not allow_empty and (select is None or previous is None):
@@ -117,7 +158,8 @@ def compile_to(
         files.update(_relist(compiled, files))
     manifest = _manifest(spec, compiled, kept_environments, previous, kept_sources)
     try:
-        compiled.written = write_tree(out, files, manifest)
+        with stage("write"):
+            compiled.written = write_tree(out, files, manifest)
     except WriteError as exc:
         raise MlspecError(Diagnostic("MLS903", f"cannot write {out}: {exc}")) from exc
     return compiled

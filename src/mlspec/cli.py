@@ -18,6 +18,7 @@ from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
 from mlspec.reporting import FORMATS, reporter_for
 
 if TYPE_CHECKING:
+    from mlspec.policy import PolicyReport
     from mlspec.spec.frontend import SpecFile
 
 ENV_HELP = "Environment to use (repeatable). Default: every environment in the spec."
@@ -66,10 +67,13 @@ def main() -> None:
     """mlspec compiles one platform.yaml into a deterministic GitOps tree.
 
     \b
-    mlspec validate platform.yaml        check the spec; errors at file:line:col
+    mlspec init                          scaffold a platform repository
+    mlspec validate platform.yaml        check the spec and its policies (file:line:col)
     mlspec compile platform.yaml --out gitops/
                                          write one tree per environment
-    mlspec schema > platform.schema.json the JSON Schema, for editors
+    mlspec diff git:origin/main:platform.yaml platform.yaml
+                                         what a change does, with its GPU cost
+    mlspec publish gitops/ --repo URL    commit the tree to the GitOps repository
     """
 
 
@@ -77,22 +81,76 @@ def main() -> None:
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--env", "environments", multiple=True, metavar="NAME", help=ENV_HELP)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
+@click.option(
+    "--policy",
+    "policy_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Rego policies run after the built-in bundle (repeatable).",
+)
+@click.option(
+    "--data",
+    "data_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="JSON or YAML document merged into the policies' `data` (repeatable).",
+)
+@click.option("--no-policy", is_flag=True, help="Skip the policies.")
+@click.option("--fail-on-warn", is_flag=True, help="Exit 1 when there is any warning.")
+@click.option("--opa-url", metavar="URL", help="Evaluate the policies on this OPA server.")
+@click.option(
+    "--policy-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Time the policy evaluation may take (default 20); slower is an error.",
+)
 @_guarded()
-def validate(spec: Path, environments: tuple[str, ...], fmt: str) -> None:
-    """Check SPEC: YAML, schema, references and templates, for every environment.
+def validate(
+    spec: Path,
+    environments: tuple[str, ...],
+    fmt: str,
+    policy_dirs: tuple[Path, ...],
+    data_files: tuple[Path, ...],
+    no_policy: bool,
+    fail_on_warn: bool,
+    opa_url: str | None,
+    policy_timeout: float | None,
+) -> None:
+    """Check SPEC: YAML, schema, references and templates, for every environment;
+    then run the policies (policies/rego, and --policy DIRs) on the valid spec.
 
-    Exits 0 when the spec is valid (warnings allowed), 1 when it is not, 2 when
-    mlspec could not run. Never imports kfp or mlflow.
+    Exits 0 when the spec is valid (warnings allowed), 1 when it is not or a policy
+    denies it, 2 when mlspec could not run (a policy that fails to load or evaluate
+    too). Never imports kfp or mlflow.
     """
     from mlspec import api
+    from mlspec.policy import DEFAULT_TIMEOUT, PolicyOptions
     from mlspec.spec.frontend import SpecFile
 
-    result = api.validate(SpecFile.read(spec), environments)
+    options = PolicyOptions(policy_dirs, data_files, opa_url, policy_timeout or DEFAULT_TIMEOUT)
+    result = api.validate(SpecFile.read(spec), environments, None if no_policy else options)
     summary = ""
     if result.ok:
         summary = f"ok: {spec} is valid (environments: {', '.join(result.environments)})"
+        summary += _policy_summary(result.policy)
+    if result.ok and fail_on_warn and result.diagnostics:
+        summary = f"failed: {spec} has warnings (--fail-on-warn)"
     _report(result.diagnostics, summary, fmt)
+    if fail_on_warn and result.diagnostics:
+        sys.exit(ExitCode.INPUT_ERROR)
     _exit(result.diagnostics)
+
+
+def _policy_summary(report: PolicyReport | None) -> str:
+    if report is None:
+        return "; policies skipped"
+    text = f"; policies: {len(report.packages)} packages"
+    if report.excepted:
+        text += f", {report.excepted} result{'s' if report.excepted > 1 else ''} excepted"
+    return text
 
 
 @main.command(name="compile")
@@ -127,6 +185,16 @@ def validate(spec: Path, environments: tuple[str, ...], fmt: str) -> None:
     is_flag=True,
     help="Write nothing; exit 1 listing the files where OUT differs from what SPEC compiles to.",
 )
+@click.option(
+    "--policy",
+    "policy_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Rego policies run after the built-in bundle (repeatable).",
+)
+@click.option("--no-policy", is_flag=True, help="Skip the policies.")
+@click.option("--timings", is_flag=True, help="Print the time each stage took (to stderr).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
 @_guarded()
 def compile_command(
@@ -137,21 +205,30 @@ def compile_command(
     allow_empty: bool,
     select: tuple[str, ...],
     check: bool,
+    policy_dirs: tuple[Path, ...],
+    no_policy: bool,
+    timings: bool,
     fmt: str,
 ) -> None:
-    """Validate SPEC and compile it into OUT/<environment>/...
+    """Validate SPEC, run the policies, and compile it into OUT/<environment>/...
 
-    On any error nothing is written: OUT stays byte-identical.
+    On any error (a policy deny included) nothing is written: OUT stays byte-identical.
     """
     from mlspec import api
+    from mlspec.policy import PolicyOptions
     from mlspec.spec.frontend import SpecFile
+    from mlspec.timing import recording, render
 
     if check:
         _check_drift(SpecFile.read(spec), out, environments, fmt)
     selector = " ".join(select) or None
-    result = api.compile_to(
-        SpecFile.read(spec), out, environments, compilers, allow_empty, selector
-    )
+    policy = None if no_policy else PolicyOptions(policy_dirs)
+    with recording() as stages:
+        result = api.compile_to(
+            SpecFile.read(spec), out, environments, compilers, allow_empty, selector, policy
+        )
+    if timings:
+        sys.stderr.write(render(stages))
     summary = ""
     if result.written is not None:
         state = "written" if result.written.changed else "unchanged"
@@ -186,18 +263,14 @@ def schema() -> None:
 # Commands that live in their own modules register here, one line each. Those modules
 # must stay cheap to import: heavy dependencies are imported inside the commands.
 from mlspec.cli_diff import diff  # noqa: E402
+from mlspec.cli_graph import capacity, explain, graph  # noqa: E402
+from mlspec.cli_init import init  # noqa: E402
+from mlspec.cli_policy import policy  # noqa: E402
 from mlspec.cli_publish import publish  # noqa: E402
-
-main.add_command(publish)
-main.add_command(diff)
 from mlspec.cli_registry import registry  # noqa: E402
 
-main.add_command(registry)
-from mlspec.cli_graph import capacity, explain, graph  # noqa: E402
-
-main.add_command(graph)
-main.add_command(explain)
-main.add_command(capacity)
+for _command in (capacity, diff, explain, graph, init, policy, publish, registry):
+    main.add_command(_command)
 
 
 def run() -> None:

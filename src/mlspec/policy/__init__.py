@@ -1,0 +1,53 @@
+"""Policy as code: Rego policies over the validated platform (RELIABILITY.md rule 8).
+
+    modules.py   the .rego sources: discovery, lexical checks, rules they define
+    inputs.py    the input document (a public contract: policies/README.md)
+    engine.py    the embedded engine (regopy, rego-cpp), run in a bounded child process
+    remote.py    the same evaluation on an OPA server (opa-python-client)
+    results.py   deny / warn / exception results -> located diagnostics
+    runner.py    the whole run for `mlspec validate`;  testing.py  `mlspec policy test`
+
+This module stays cheap to import: the engines are imported when policies run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlspec.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from mlspec.spec.frontend import Validated
+
+DEFAULT_TIMEOUT = 20.0  # seconds for one evaluation (every environment) or one test run
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundle"
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """Which policies run, on which engine, within what time."""
+
+    policy_dirs: tuple[Path, ...] = ()  # added to the default bundle
+    data_files: tuple[Path, ...] = ()  # JSON or YAML documents merged into `data`
+    opa_url: str | None = None  # evaluate on this OPA server instead of the embedded engine
+    timeout: float = DEFAULT_TIMEOUT
+    default_bundle: bool = True
+
+
+@dataclass
+class PolicyReport:
+    """What the policies said: located denies and warnings, and how much ran."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    packages: tuple[str, ...] = ()
+    excepted: int = 0  # results suppressed by an `exception` rule
+
+
+def check(validated: Validated, options: PolicyOptions) -> PolicyReport:
+    """Run the policies on every validated environment. Raises MlspecError (exit 2) when
+    the policies cannot be loaded or evaluated: a policy error is never a pass."""
+    from mlspec.policy.runner import run_policies
+
+    return run_policies(validated, options)
