@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mlspec import __version__
+from mlspec.cli_options import data_files_option, no_policy_option, policy_dirs_option
 from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
 from mlspec.reporting import FORMATS, reporter_for
 
@@ -81,23 +82,9 @@ def main() -> None:
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--env", "environments", multiple=True, metavar="NAME", help=ENV_HELP)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
-@click.option(
-    "--policy",
-    "policy_dirs",
-    multiple=True,
-    metavar="DIR",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rego policies run after the built-in bundle (repeatable).",
-)
-@click.option(
-    "--data",
-    "data_files",
-    multiple=True,
-    metavar="FILE",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="JSON or YAML document merged into the policies' `data` (repeatable).",
-)
-@click.option("--no-policy", is_flag=True, help="Skip the policies.")
+@policy_dirs_option
+@data_files_option
+@no_policy_option
 @click.option("--fail-on-warn", is_flag=True, help="Exit 1 when there is any warning.")
 @click.option("--opa-url", metavar="URL", help="Evaluate the policies on this OPA server.")
 @click.option(
@@ -185,15 +172,8 @@ def _policy_summary(report: PolicyReport | None) -> str:
     is_flag=True,
     help="Write nothing; exit 1 listing the files where OUT differs from what SPEC compiles to.",
 )
-@click.option(
-    "--policy",
-    "policy_dirs",
-    multiple=True,
-    metavar="DIR",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rego policies run after the built-in bundle (repeatable).",
-)
-@click.option("--no-policy", is_flag=True, help="Skip the policies.")
+@policy_dirs_option
+@no_policy_option
 @click.option("--timings", is_flag=True, help="Print the time each stage took (to stderr).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
 @_guarded()

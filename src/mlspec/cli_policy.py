@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mlspec.cli_options import data_files_option
 from mlspec.diagnostics import ExitCode, MlspecError
 from mlspec.reporting import reporter_for
 
@@ -25,14 +26,7 @@ def policy() -> None:
 
 @policy.command(name="test")
 @click.argument("dirs", nargs=-1, type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--data",
-    "data_files",
-    multiple=True,
-    metavar="FILE",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="JSON or YAML document merged into `data` (repeatable).",
-)
+@data_files_option
 @click.option("--opa-url", default=None, metavar="URL", help="Run the tests on this OPA server.")
 @click.option(
     "--policy-timeout",
