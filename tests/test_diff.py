@@ -107,3 +107,14 @@ def test_a_side_that_does_not_validate_fails_with_exit_1(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["diff", str(EXAMPLE), str(broken)])
     assert result.exit_code == 1
     assert "MLS104" in result.output
+
+
+def test_policy_results_that_change_are_in_the_summary(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("replicas: {min: 1, max: 4}", "replicas: {min: 2, max: 4}")
+    fixed = tmp_path / "platform.yaml"
+    fixed.write_text(text)
+    out = _diff(str(EXAMPLE), str(fixed), "--format", "markdown")
+    assert (
+        "- policy no longer warns: deployment search-reranker keeps 1 replica(s) at minimum in "
+        "prod: one node drain takes it down (policy mlspec.production)"
+    ) in out

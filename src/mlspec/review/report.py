@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from mlspec.api import Compiled, compile_spec
+from mlspec.diagnostics import Diagnostic
+from mlspec.policy import PolicyOptions
 from mlspec.review.diff import MISSING, Diff, FieldChange, ObjectChange, object_changes
 from mlspec.review.summary import summarize
 from mlspec.spec.frontend import SpecFile
@@ -21,7 +23,9 @@ def diff_specs(
     """Compile both sides in memory; None when either does not compile."""
     # the same file name on both sides: provenance annotations carry it
     head = SpecFile(head.display, base.name, head.raw)
-    old, new = compile_spec(base, environments), compile_spec(head, environments)
+    policy = PolicyOptions()
+    old = compile_spec(base, environments, policy=policy)
+    new = compile_spec(head, environments, policy=policy)
     if not (old.ok and new.ok):
         return None, old, new
     both = sorted(set(old.validated.environments) & set(new.validated.environments))
@@ -29,9 +33,21 @@ def diff_specs(
         env: (old.validated.environments[env].platform, new.validated.environments[env].platform)
         for env in both
     }
-    result = Diff(summary=summarize(pairs), objects=object_changes(old.files, new.files))
+    summary = summarize(pairs) + _policy_changes(old.diagnostics, new.diagnostics)
+    result = Diff(summary=summary, objects=object_changes(old.files, new.files))
     result.costs = _cost_changes(pairs)
     return result, old, new
+
+
+def _policy_changes(before: list[Diagnostic], after: list[Diagnostic]) -> list[str]:
+    """Policy results (warnings: a deny stops the compile) that appeared or went away."""
+
+    def results(found: list[Diagnostic]) -> set[str]:
+        return {d.message for d in found if d.code.startswith("MLS7")}
+
+    old, new = results(before), results(after)
+    lines = [f"policy now warns: {message}" for message in sorted(new - old)]
+    return lines + [f"policy no longer warns: {message}" for message in sorted(old - new)]
 
 
 def _cost_changes(
