@@ -18,6 +18,7 @@ turn ``0.1`` cores into a fraction of a millicore or ``1.5Gi`` into a wrong byte
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 import re
@@ -165,7 +166,7 @@ def _require_positive_int(kind: str, name: str, value: object) -> None:
 # ------------------------------------------------------------------- pydantic glue
 
 
-class _Quantity:
+class _Quantity(abc.ABC):
     """Pydantic support shared by the quantity types.
 
     Validation is a plain function (`parse`), not pydantic's int/str schemas, because
@@ -181,18 +182,19 @@ class _Quantity:
     _SERIALIZED_JSON_SCHEMA: ClassVar[dict[str, Any]]
 
     @property
+    @abc.abstractmethod
     def canonical(self) -> str:
-        raise NotImplementedError
+        """The shortest exact spelling, as Kubernetes or Prometheus write it."""
 
     @classmethod
+    @abc.abstractmethod
     def parse(cls, value: object) -> Self:
         """Parse any accepted input form; raise `QuantityError` if it is invalid."""
-        raise NotImplementedError
 
     @classmethod
+    @abc.abstractmethod
     def from_text(cls, text: str, *, suggest: bool = True) -> Self:
         """Parse the string form; ``suggest=False`` skips looking for "did you mean"s."""
-        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.canonical
