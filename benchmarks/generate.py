@@ -1,8 +1,9 @@
 """A deterministic generator of synthetic platforms of N tenants.
 
 Each tenant has a quota and access, two models with versions and aliases, a
-deployment with a canary and a GPU, a monitor with an SLO and drift detection,
-and a three-step pipeline instantiated from a shared template. GPU pools are
+deployment with a canary and a GPU (and one on CPU for the second model), monitors
+with SLOs (one with drift detection), and a three-step pipeline instantiated from a
+shared template. The platform passes the default policies. GPU pools are
 sized so that guaranteed quotas fit, as a real platform's would.
 
     python benchmarks/generate.py 1000 > /tmp/platform-1000.yaml
@@ -137,7 +138,7 @@ def _add_tenant(spec: dict[str, Any], i: int, name: str) -> None:
         "tenant": name,
         "model": ranker,
         "version": 1,
-        "replicas": {"min": 1, "max": 2},
+        "replicas": {"min": 2, "max": 3},
         "resources": {"cpu": 1, "memory": "2Gi"},
     }
     spec["pipelines"][f"{name}-train"] = {
@@ -147,6 +148,12 @@ def _add_tenant(spec: dict[str, Any], i: int, name: str) -> None:
         "parameters": {"data_uri": {"default": f"s3://bench-data/{name}/latest"}},
         "schedule": "0 3 * * *",
         "produces": {scorer: "train.model"},
+    }
+    spec["monitors"][f"{name}-ranker-health"] = {
+        "tenant": name,
+        "deployment": ranker,
+        "slo": {"latencyP99": "300ms", "errorRate": "1%"},
+        "alert": {"severity": "ticket", "route": f"{name}-oncall"},
     }
     spec["monitors"][f"{name}-health"] = {
         "tenant": name,
