@@ -70,6 +70,15 @@ class CompileContext:
         """The validated platform as plain data, as the user wrote it (camelCase)."""
         return self.platform.model_dump(mode="json", by_alias=True, exclude_none=True)
 
+    @functools.cached_property
+    def monitors_by_deployment(self) -> dict[str, list[str]]:
+        """Deployment -> the names of the monitors watching it, sorted (an index, so that
+        per-deployment lookups stay linear in the size of the platform)."""
+        index: dict[str, list[str]] = {}
+        for name, monitor in sorted(self.platform.monitors.items()):
+            index.setdefault(monitor.deployment, []).append(name)
+        return index
+
     def location(self, source: str) -> Location | None:
         return self.sources.value_location(source)
 

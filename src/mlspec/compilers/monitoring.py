@@ -344,8 +344,9 @@ def dashboard_queries(ctx: CompileContext, name: str) -> list[tuple[str, str, st
         ("Error ratio", "percentunit", promql.error_ratio(tenant, services, WINDOW), "5xx"),
         ("Replicas", "none", promql.ready_replicas(tenant, name), track),
     ]
-    for monitor_name, monitor in sorted(ctx.platform.monitors.items()):
-        if monitor.deployment == name and monitor.drift is not None:
+    for monitor_name in ctx.monitors_by_deployment.get(name, []):
+        monitor = ctx.platform.monitors[monitor_name]
+        if monitor.drift is not None:
             query = promql.drift_score(monitor.tenant, monitor_name)
             panels.append((f"Drift score ({monitor_name})", "none", query, monitor.drift.method))
     return panels
