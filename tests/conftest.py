@@ -16,8 +16,9 @@ Snapshot = dict[str, tuple[int, bytes]]
 
 
 def snapshot(tree: Path) -> Snapshot:
-    """Every entry under ``tree``: relative path -> (mode, content or link target)."""
-    entries: Snapshot = {}
+    """Every entry under ``tree`` (and the tree itself, as "."): relative path -> (mode,
+    content or link target)."""
+    entries: Snapshot = {".": (tree.lstat().st_mode, b"")}
     for dirpath, dirnames, filenames in os.walk(tree):
         for name in sorted(dirnames + filenames):
             path = Path(dirpath) / name
@@ -28,7 +29,7 @@ def snapshot(tree: Path) -> Snapshot:
                 content = path.read_bytes()
             else:
                 content = b""
-            entries[str(path.relative_to(tree))] = (info.st_mode, content)
+            entries[path.relative_to(tree).as_posix()] = (info.st_mode, content)
     return entries
 
 

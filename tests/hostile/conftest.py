@@ -18,7 +18,6 @@ import json
 import os
 import resource
 import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlspec.cli import main
+from tests.conftest import Snapshot, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "specs" / "examples" / "platform.yaml"
@@ -273,25 +273,6 @@ def assert_case(outcome: Outcome, file: str, spec: Case) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- output tree
-
-Snapshot = dict[str, tuple[int, bytes]]
-
-
-def snapshot(tree: Path) -> Snapshot:
-    """Every entry below ``tree``: relative path -> (mode, bytes or link target)."""
-    entries: Snapshot = {".": (tree.lstat().st_mode, b"")}
-    for dirpath, dirnames, filenames in os.walk(tree):
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath) / name
-            info = path.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                content = os.readlink(path).encode()
-            elif stat.S_ISREG(info.st_mode):
-                content = path.read_bytes()
-            else:
-                content = b""
-            entries[path.relative_to(tree).as_posix()] = (info.st_mode, content)
-    return entries
 
 
 @dataclass
