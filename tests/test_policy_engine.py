@@ -22,7 +22,7 @@ from mlspec.policy.modules import (
     result_rules,
     scan_module,
 )
-from mlspec.policy.sandbox import _run_in_thread, run_bounded
+from mlspec.policy.sandbox import _run_in_thread, run_bounded, start_bounded
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 from tests.conftest import EXAMPLE
 
@@ -99,7 +99,7 @@ def test_slow_policy_times_out_and_is_killed(tmp_path: Path, validated: Validate
     started = time.monotonic()
     error = failure(validated, tmp_path, timeout=0.5).diagnostic
     assert error.code == "MLS714"
-    assert "timed out after 0.5 s" in error.message
+    assert "timed out after 0.5 s of CPU time" in error.message
     assert time.monotonic() - started < 10
 
 
@@ -178,6 +178,50 @@ def test_an_engine_crash_is_an_error_not_a_pass() -> None:
         run_bounded(crash, 5, "crashing")
     assert raised.value.diagnostic.code == "MLS718"
     assert "SIGSEGV" in raised.value.diagnostic.message
+
+
+def test_a_started_evaluation_runs_while_the_caller_works() -> None:
+    started = time.monotonic()
+    pending = start_bounded(lambda: time.sleep(0.4) or "done", 5, "sleeping")
+    time.sleep(0.4)  # the caller's own work, meanwhile
+    assert pending.result() == "done"
+    assert time.monotonic() - started < 0.7  # not 0.8: the two sleeps overlapped
+
+
+def test_a_finished_child_is_not_timed_out_by_a_busy_caller() -> None:
+    """A large answer, a short deadline, a caller that asks late: the child finished in
+    time, so its answer counts (with a pipe, it would wait for the caller and be killed)."""
+    pending = start_bounded(lambda: b"x" * (4 << 20), 0.3, "answering")
+    time.sleep(0.8)
+    assert pending.result() == b"x" * (4 << 20)
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def test_the_cpu_budget_holds_even_when_the_caller_handles_sigprof() -> None:
+    previous = signal.signal(signal.SIGPROF, lambda *_: None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(MlspecError) as raised:
+            start_bounded(spin, 0.3, "spinning").result()
+    finally:
+        signal.signal(signal.SIGPROF, previous)
+    assert raised.value.diagnostic.message.startswith(
+        "policy evaluation timed out after 0.3 s of CPU time while spinning"
+    )
+    assert time.monotonic() - started < 1.2 + 1  # under the parent's guard
+
+
+def test_a_child_that_does_not_compute_is_killed_by_the_parent() -> None:
+    started = time.monotonic()
+    with pytest.raises(MlspecError) as raised:
+        start_bounded(lambda: time.sleep(30), 0.2, "sleeping").result()
+    assert raised.value.diagnostic.code == "MLS714"
+    assert "after 1.8 s while sleeping" in raised.value.diagnostic.message
+    assert time.monotonic() - started < 5
 
 
 def test_without_fork_a_thread_still_keeps_the_deadline() -> None:

@@ -22,6 +22,7 @@ from mlspec.output.emit import dump_yaml
 from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
 from mlspec.policy import PolicyOptions, PolicyReport
 from mlspec.policy import check as check_policies
+from mlspec.policy import start as start_policies
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 from mlspec.spec.model import API_VERSION
 from mlspec.timing import stage
@@ -87,11 +88,9 @@ def compile_spec(
     """
     validated = validate_spec(spec, environments)
     compiled = Compiled(validated, list(validated.diagnostics))
-    if validated.ok and policy is not None:
-        with stage("policy"):
-            compiled.diagnostics += check_policies(validated, policy).diagnostics
     if not compiled.ok:
         return compiled
+    policies = start_policies(validated, policy) if policy is not None else None
     plugins = load_compilers(compilers)
     artifacts: list[tuple[str, Artifact]] = []
     for env_name, env in sorted(validated.environments.items()):
@@ -108,6 +107,11 @@ def compile_spec(
     with stage("check"):
         problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
     compiled.diagnostics = sorted_unique(compiled.diagnostics + problems)
+    if policies is not None:
+        with stage("policy (waiting for it)"):
+            compiled.diagnostics = sorted_unique(
+                compiled.diagnostics + policies.report().diagnostics
+            )
     if compiled.ok:
         with stage("select"):
             artifacts = _select(compiled, artifacts, select, previous)

@@ -92,7 +92,7 @@ def main() -> None:
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     metavar="SECONDS",
-    help="Time the policy evaluation may take (default 20); slower is an error.",
+    help="CPU seconds each environment's policy evaluation may use (default 20).",
 )
 @_guarded()
 def validate(

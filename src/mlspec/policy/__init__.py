@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 from mlspec.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
+    from mlspec.policy.runner import PolicyRun
     from mlspec.spec.frontend import Validated
 
-DEFAULT_TIMEOUT = 20.0  # seconds for one evaluation (every environment) or one test run
+DEFAULT_TIMEOUT = 20.0  # CPU seconds for one environment's evaluation, or one test run
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundle"
 
 
@@ -51,3 +52,11 @@ def check(validated: Validated, options: PolicyOptions) -> PolicyReport:
     from mlspec.policy.runner import run_policies
 
     return run_policies(validated, options)
+
+
+def start(validated: Validated, options: PolicyOptions) -> PolicyRun:
+    """`check`, started: the evaluation runs in the background (one process per
+    environment) until ``.report()`` is asked for. `mlspec compile` compiles meanwhile."""
+    from mlspec.policy.runner import start_policies
+
+    return start_policies(validated, options)

@@ -8,7 +8,7 @@ job (a `deny` that errs fails validation; a test that errs fails the test).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,7 +23,7 @@ from mlspec.policy.modules import (
     offset_location,
 )
 from mlspec.policy.modules import whole_input_mock as find_whole_input_mock
-from mlspec.policy.sandbox import run_bounded
+from mlspec.policy.sandbox import start_bounded
 
 if TYPE_CHECKING:
     from mlspec.policy.native import RegoProblem
@@ -40,6 +40,12 @@ class Outcome:
     location: Location | None = None  # of the error: the rule, or where rego-cpp points
 
 
+class Pending(Protocol):
+    """An evaluation under way."""
+
+    def result(self) -> dict[str, list[Outcome]]: ...
+
+
 class Engine(Protocol):
     """Evaluates rules of a policy set against input documents (key -> document)."""
 
@@ -52,6 +58,17 @@ class Engine(Protocol):
         rules: Sequence[RuleRef],
         what: str,
     ) -> dict[str, list[Outcome]]: ...
+
+    def start(
+        self,
+        policies: PolicySet,
+        documents: Mapping[str, Callable[[], Any]],
+        rules: Sequence[RuleRef],
+        what: str,
+    ) -> Pending:
+        """Like `evaluate`, on documents built on demand; the evaluation may run while
+        the caller goes on, until it asks for ``result()``."""
+        ...
 
 
 class EmbeddedEngine:
@@ -69,17 +86,44 @@ class EmbeddedEngine:
         rules: Sequence[RuleRef],
         what: str = "evaluating policies",
     ) -> dict[str, list[Outcome]]:
+        built = {key: partial(_given, document) for key, document in documents.items()}
+        return self.start(policies, built, rules, what).result()
+
+    def start(
+        self,
+        policies: PolicySet,
+        documents: Mapping[str, Callable[[], Any]],
+        rules: Sequence[RuleRef],
+        what: str = "evaluating policies",
+    ) -> Pending:
+        """Evaluate in a child process, started now; the child builds the documents
+        itself, so the caller pays neither for building nor for handing them over."""
         for module in policies.modules:
             _refuse_whole_input_mock(module)
         _refuse_arity_clashes(policies.modules)
         import mlspec.policy.native  # noqa: F401  (loaded once, here, not in every child)
 
         work = partial(evaluate_here, policies, dict(documents), list(rules))
-        return run_bounded(work, self.timeout, what)
+        return start_bounded(work, self.timeout, what)
+
+
+def _given(document: Any) -> Any:
+    return document
+
+
+class Deferred:
+    """A `Pending` for engines that work when the result is asked for (the OPA server:
+    waiting on the network costs this process nothing anyway)."""
+
+    def __init__(self, work: Callable[[], dict[str, list[Outcome]]]) -> None:
+        self._work = work
+
+    def result(self) -> dict[str, list[Outcome]]:
+        return self._work()
 
 
 def evaluate_here(
-    policies: PolicySet, documents: dict[str, Any], rules: list[RuleRef]
+    policies: PolicySet, documents: dict[str, Callable[[], Any]], rules: list[RuleRef]
 ) -> dict[str, list[Outcome]]:
     """The evaluation itself, in this process (the child, when called by the engine)."""
     from mlspec.policy.native import Interpreter
@@ -94,7 +138,8 @@ def evaluate_here(
         raise MlspecError(Diagnostic("MLS716", "rego-cpp refused the --data document"))
     _fail_on(interpreter.build([rule.path for rule in rules]), modules, None)
     results: dict[str, list[Outcome]] = {}
-    for key, document in documents.items():
+    for key, build in documents.items():
+        document = build()
         interpreter.set_input({} if document is None else document)
         results[key] = [_outcome(interpreter, rule, modules) for rule in rules]
     return results

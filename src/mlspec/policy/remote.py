@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, safe_text
-from mlspec.policy.engine import Outcome
+from mlspec.policy.engine import Deferred, Outcome
 from mlspec.policy.modules import PolicyModule, PolicySet, RuleRef
 
 TOKEN_VARIABLE = "MLSPEC_OPA_TOKEN"
@@ -50,6 +50,21 @@ class RemoteEngine:
         self.port = parts.port or 8181
         self.ssl = parts.scheme == "https"
         self.timeout = timeout
+
+    def start(
+        self,
+        policies: PolicySet,
+        documents: Mapping[str, Callable[[], Any]],
+        rules: Sequence[RuleRef],
+        what: str = "evaluating policies",
+    ) -> Deferred:
+        """The evaluation, done when its result is asked for."""
+
+        def work() -> dict[str, list[Outcome]]:
+            built = {key: build() for key, build in documents.items()}
+            return self.evaluate(policies, built, rules, what)
+
+        return Deferred(work)
 
     def evaluate(
         self,
