@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/run.py                   # N = 10, 100, 1000, 5000
     .venv/bin/python benchmarks/run.py --sizes 10 100 --runs 3
 
-For every N (a platform from generate.py) it measures, as separate processes:
-validate; compile of everything (every environment, every compiler); compile of the
-tenancy + serving objects of one environment beside `helm template` of a chart that
-renders the same objects (helm_chart.py); the stage timings of a compile; and, at
-N=1000, an incremental `compile --select state:modified+` after one deployment
-changes. Medians of --runs runs. Results go to benchmarks/results.md.
+It measures, as separate processes: validate of the reference spec; then for every N
+(a platform from generate.py) validate; compile of everything (every environment,
+every compiler); compile of the tenancy + serving objects of one environment beside
+`helm template` of a chart that renders the same objects (helm_chart.py), and the same
+compile with the pipelines added; the stage timings of a compile; and, at N=1000, an
+incremental `compile --select state:modified+` after one deployment changes. Medians of
+--runs runs (N=5000: one run). Results go to benchmarks/results.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +43,87 @@ EQUAL_OBJECTS += ["--compiler", "serving"]
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    peak_mib: float
+    peak_mib: float  # the largest RSS of one process (the kernel's ru_maxrss)
+    tree_mib: float = 0.0  # the largest sum of PSS over the process and its children
 
 
-def measure(command: list[str], runs: int) -> Run:
-    """Median wall time and the largest peak RSS over ``runs`` fresh processes."""
-    times, peaks = [], []
-    for _ in range(runs):
+def bench_environment() -> dict[str, str]:
+    """This machine sets PYTHONDONTWRITEBYTECODE; an installed mlspec has its bytecode
+    cached, so the benchmark runs with the cache on (and warms it first: `warm_up`)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def warm_up() -> None:
+    example = str(ROOT / "specs" / "examples" / "platform.yaml")
+    for command in (["validate", example], ["compile", example, "--out", str(WORK / "warm")]):
+        env = bench_environment()
+        subprocess.run([*MLSPEC, *command], env=env, capture_output=True, check=True)
+
+
+def measure(command: list[str], runs: int, before: Callable[[int], None] | None = None) -> Run:
+    """Median wall time, the largest peak RSS and the largest process-tree PSS over
+    ``runs`` fresh processes (the policies run in child processes beside the compile:
+    PSS counts the pages they share with their parent once)."""
+    times, peaks, trees = [], [], []
+    for run in range(runs):
+        if before is not None:
+            before(run)
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=bench_environment()
+        )
+        sampler = TreeSampler(child.pid)
         _, status, usage = os.wait4(child.pid, 0)
         times.append(time.perf_counter() - start)
+        trees.append(sampler.stop())
         peaks.append(usage.ru_maxrss / 1024)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"failed: {' '.join(command)}: {child.stderr.read().decode()[-2000:]}")
-    return Run(statistics.median(times), max(peaks))
+    return Run(statistics.median(times), max(peaks), max(trees))
+
+
+class TreeSampler:
+    """Samples the summed PSS of a process and its descendants every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_kib / 1024
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(p) for p in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                stack += [int(c) for c in children.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def stage_timings(spec: Path, out: Path) -> str:
@@ -63,12 +132,18 @@ def stage_timings(spec: Path, out: Path) -> str:
         capture_output=True,
         text=True,
         check=True,
+        env=bench_environment(),
     )
     return done.stderr
 
 
 def count_files(tree: Path) -> int:
     return sum(1 for p in tree.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def bench_reference(runs: int) -> Run:
+    """`mlspec validate` of the reference spec (the language contract), policies on."""
+    return measure([*MLSPEC, "validate", str(ROOT / "specs" / "examples" / "platform.yaml")], runs)
 
 
 def bench_size(n: int, runs: int) -> dict[str, object]:
@@ -82,10 +157,10 @@ def bench_size(n: int, runs: int) -> dict[str, object]:
     row["validate"] = measure([*MLSPEC, "validate", str(spec)], runs)
     row["compile"] = measure([*MLSPEC, "compile", str(spec), "--out", str(out)], runs)
     row["objects"] = count_files(out)
-    row["equal"] = measure(
-        [*MLSPEC, "compile", str(spec), "--out", str(equal_out), *EQUAL_OBJECTS], runs
-    )
+    equal = [*MLSPEC, "compile", str(spec), "--out", str(equal_out), *EQUAL_OBJECTS]
+    row["equal"] = measure(equal, runs)
     row["equal_objects"] = count_files(equal_out)
+    row["pipelines"] = measure([*equal, "--compiler", "kubeflow"], runs)
     chart = write_chart(data, base / "chart")
     row["helm"] = measure([str(HELM), "template", "bench", str(chart)], runs)
     row["stages"] = stage_timings(spec, base / "timed")
@@ -93,19 +168,26 @@ def bench_size(n: int, runs: int) -> dict[str, object]:
 
 
 def bench_incremental(runs: int) -> Run:
-    """N=1000: one deployment changes, `--select state:modified+` recompiles it."""
+    """N=1000: one deployment changes, `--select state:modified+` recompiles it. Before
+    each run the deployment changes again (replicas.max), so every run has one change."""
     base = WORK / "incremental"
     base.mkdir(parents=True, exist_ok=True)
     spec, out = base / "platform.yaml", base / "out"
     data = generate_platform(1000)
     spec.write_text(dump_yaml(data))
     subprocess.run(
-        [*MLSPEC, "compile", str(spec), "--out", str(out)], check=True, capture_output=True
+        [*MLSPEC, "compile", str(spec), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        env=bench_environment(),
     )
-    data["deployments"]["t00500-scorer"]["replicas"]["max"] = 6
-    spec.write_text(dump_yaml(data))
+
+    def change(run: int) -> None:
+        data["deployments"]["t00500-scorer"]["replicas"]["max"] = 20 + run
+        spec.write_text(dump_yaml(data))
+
     select = ["--select", "state:modified+"]
-    return measure([*MLSPEC, "compile", str(spec), "--out", str(out), *select], runs)
+    return measure([*MLSPEC, "compile", str(spec), "--out", str(out), *select], runs, change)
 
 
 def machine() -> str:
@@ -122,34 +204,51 @@ def machine() -> str:
     )
 
 
-def report(rows: list[dict[str, object]], incremental: Run | None, runs: int) -> str:
+def report(
+    reference: Run, rows: list[dict[str, object]], incremental: Run | None, runs: int
+) -> str:
     lines = [
         "# mlspec benchmark results",
         "",
-        f"Machine: {machine()}. Medians of {runs} runs, whole process (interpreter start",
-        "included); peak memory is the largest RSS seen. Regenerate: `python benchmarks/run.py`.",
+        f"Machine: {machine()}. Medians of {runs} runs (N=5000: one run), whole process",
+        "(interpreter start included, bytecode cache on). Peak RSS is the largest resident",
+        "size of one process; tree PSS the largest summed proportional size of the process",
+        "and its children (the policies run in child processes beside the compile).",
+        "Regenerate: `.venv/bin/python benchmarks/run.py` (about 40 minutes).",
         "",
-        "| N | spec MiB | validate s | compile s | peak MiB | files | files/s |"
-        " equal objects: mlspec s | helm s | mlspec/helm |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"`mlspec validate` of the reference spec (policies on): {reference.seconds:.2f} s, "
+        f"peak RSS {reference.peak_mib:.0f} MiB.",
+        "",
+        "| N | spec MiB | validate s | compile s | peak RSS MiB | tree PSS MiB | files | files/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        v, c, e, h = (row[k] for k in ("validate", "compile", "equal", "helm"))
-        assert (
-            isinstance(v, Run) and isinstance(c, Run) and isinstance(e, Run) and isinstance(h, Run)
-        )
+        v, c = _run(row, "validate"), _run(row, "compile")
         objects = int(str(row["objects"]))
         lines.append(
             f"| {row['n']} | {float(str(row['spec_mib'])):.1f} | {v.seconds:.2f} | {c.seconds:.2f} "
-            f"| {c.peak_mib:.0f} | {objects} | {objects / c.seconds:.0f} "
-            f"| {e.seconds:.2f} ({row['equal_objects']} files) | {h.seconds:.2f} "
-            f"| {e.seconds / h.seconds:.2f} |"
+            f"| {c.peak_mib:.0f} | {c.tree_mib:.0f} | {objects} | {objects / c.seconds:.0f} |"
+        )
+    lines += [
+        "",
+        "The same tenancy + serving objects (`--env prod`, compilers tenancy, kueue, serving;",
+        "validation and the default policies on) beside `helm template` of a chart that",
+        "renders them (helm_chart.py), and with the pipelines added on mlspec's side:",
+        "",
+        "| N | files | mlspec s | helm s | mlspec/helm | with pipelines s | /helm |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        e, h, p = _run(row, "equal"), _run(row, "helm"), _run(row, "pipelines")
+        lines.append(
+            f"| {row['n']} | {row['equal_objects']} | {e.seconds:.2f} | {h.seconds:.2f} "
+            f"| {e.seconds / h.seconds:.2f} | {p.seconds:.2f} | {p.seconds / h.seconds:.2f} |"
         )
     if incremental is not None:
         lines += [
             "",
             f"Incremental (N=1000, one deployment changed, `--select state:modified+`): "
-            f"{incremental.seconds:.2f} s, peak {incremental.peak_mib:.0f} MiB.",
+            f"{incremental.seconds:.2f} s, peak RSS {incremental.peak_mib:.0f} MiB.",
         ]
     for row in rows:
         lines += [
@@ -163,6 +262,12 @@ def report(rows: list[dict[str, object]], incremental: Run | None, runs: int) ->
     return "\n".join(lines) + "\n"
 
 
+def _run(row: dict[str, object], key: str) -> Run:
+    run = row[key]
+    assert isinstance(run, Run)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 5000])
@@ -170,12 +275,14 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    warm_up()
+    reference = bench_reference(args.runs)
     rows = []
     for n in args.sizes:
-        rows.append(bench_size(n, args.runs if n < 5000 else max(1, min(args.runs, 3))))
+        rows.append(bench_size(n, args.runs if n < 5000 else 1))
         print(f"N={n} done", file=sys.stderr)
     incremental = bench_incremental(args.runs) if 1000 in args.sizes else None
-    args.output.write_text(report(rows, incremental, args.runs))
+    args.output.write_text(report(reference, rows, incremental, args.runs))
     print(args.output.read_text())
 
 
