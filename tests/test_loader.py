@@ -113,3 +113,20 @@ def test_what_the_emitter_writes_the_strict_loader_reads_back(data: dict[str, An
     loaded = load_text(dump_yaml(data), "f.yaml")
     assert loaded.diagnostics == []
     assert loaded.data == data
+
+
+# `[:x]` is YAML 1.2 that libyaml refuses: these texts take the pure-Python parser.
+PURE_ONLY = "args: [:verbose]\n"
+
+
+def test_folded_scalar_read_by_the_pure_parser_has_no_fold_marker() -> None:
+    # Regression: ruamel's round-trip parser marked each fold of a `>` scalar with \a.
+    loaded = load_text(PURE_ONLY + "note: >\n  two\n  lines\n", "f.yaml")
+    assert loaded.diagnostics == []
+    assert loaded.data == {"args": [":verbose"], "note": "two lines\n"}
+
+
+def test_unknown_yaml_version_is_a_syntax_error_not_a_crash() -> None:
+    # Regression: the pure parser asserted on `%YAML 1.3`, and the assertion escaped.
+    loaded = load_text("%YAML 1.3\n---\n" + PURE_ONLY, "f.yaml")
+    assert [(d.code, str(d.location)) for d in loaded.diagnostics] == [("MLS001", "f.yaml:1:1")]

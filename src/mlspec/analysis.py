@@ -27,7 +27,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from mlspec.compilers.gpu import pool_capacity
 from mlspec.diagnostics import Diagnostic, Location
 from mlspec.spec.model import GpuPool, Platform, Resources
 from mlspec.spec.source import SourceMap, escape_token
@@ -107,6 +106,8 @@ def analyse(platform: Platform) -> dict[str, PoolFigures]:
         for section, by_pool in shares.items():
             for pool, units in getattr(tenant.quota, section).items():
                 by_pool.setdefault(pool, {})[tenant_name] = units
+    from mlspec.compilers.gpu import pool_capacity  # not at the top: validate needs no compilers
+
     demands: dict[str, dict[str, list[Demand]]] = defaultdict(lambda: defaultdict(list))
     for demand in _demands(platform):
         demands[demand.pool][demand.tenant].append(demand)

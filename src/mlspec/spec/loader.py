@@ -1,6 +1,7 @@
 """Strict YAML loading that keeps source positions (RELIABILITY.md rules 1 and 2).
 
-We do not use a YAML constructor at all: ruamel.yaml's parser yields events, and
+We do not use a YAML constructor at all: a parser yields events (libyaml's, or
+ruamel.yaml's pure-Python one when libyaml refuses the text: see parsers.py), and
 `_Builder` turns them into plain data (dict / list / str / int / float / bool /
 None) while recording a `SourceMap`. Working at the event level lets us refuse
 anchors, aliases, tags and directives before any of them is expanded, check depth
@@ -21,15 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML, events
-
-try:  # libyaml bindings, shipped as ruamel.yaml.clib wheels
-    from _ruamel_yaml import CParser  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - pure-Python fallback
-    CParser = None
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from mlspec.diagnostics import Diagnostic, Location, safe_text
+from mlspec.spec.parsers import (
+    ALIAS,
+    DOCUMENT,
+    END,
+    MAPPING,
+    SCALAR,
+    SEQUENCE,
+    Event,
+    YamlSyntaxError,
+    fast_events,
+    pure_events,
+)
 from mlspec.spec.source import NodeSource, SourceMap, pointer
 
 
@@ -91,12 +96,8 @@ def load_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Loaded:
         builder.run(text)
     except _FatalProblemError:
         pass
-    except MarkedYAMLError as exc:
+    except YamlSyntaxError as exc:
         builder.diagnostics.append(_syntax_error(exc, file))
-    except YAMLError as exc:
-        builder.diagnostics.append(
-            Diagnostic("MLS001", f"invalid YAML: {safe_text(exc, 200)}", Location(file, 1, 1))
-        )
     except RecursionError:
         builder.diagnostics.append(
             Diagnostic("MLS011", "the document is nested too deeply", Location(file, 1, 1))
@@ -166,13 +167,9 @@ def _decode_error(raw: bytes, exc: UnicodeDecodeError, file: str) -> Diagnostic:
     )
 
 
-def _syntax_error(exc: MarkedYAMLError, file: str) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-    problem = exc.problem or exc.context or "invalid YAML"
-    if exc.context and exc.problem:
-        problem = f"{exc.problem} ({exc.context})"
-    return Diagnostic("MLS001", f"invalid YAML: {safe_text(problem, 200)}", location)
+def _syntax_error(exc: YamlSyntaxError, file: str) -> Diagnostic:
+    location = Location(file, exc.line + 1, exc.column + 1)
+    return Diagnostic("MLS001", f"invalid YAML: {safe_text(exc.problem, 200)}", location)
 
 
 @dataclass
@@ -202,36 +199,34 @@ class _Builder:
         self._nodes = 0
 
     def run(self, text: str) -> None:
-        """Build from libyaml's C parser when it accepts the text, else ruamel's own.
+        """Build from libyaml's events when it accepts the text, else from ruamel's parser.
 
-        The C parser is ~30x faster and yields the same events, but it is stricter
-        than YAML 1.2 in one place users rely on: a ``:`` inside a plain scalar in a
-        flow collection (``{default: s3://bucket}``). On its first complaint we start
-        over with the pure-Python parser, whose verdict (and message) counts. Events
-        stream into the builder either way, so the caps stop the parse early.
+        libyaml is ~30x faster and yields the same events, but it is not a YAML 1.2
+        parser: it refuses some valid YAML 1.2 text (a plain scalar that starts with
+        ``:`` in a flow collection, ``[:x]``). On its first complaint we start over with
+        the pure-Python parser, whose verdict (and message) counts. Events stream into
+        the builder either way, so the caps stop the parse early.
         """
         self._text = text
-        if CParser is not None:
-            try:
-                for event in _c_events(text):
-                    self._on_event(event)
-                return
-            except YAMLError:
-                self._reset()
-        for event in YAML(typ="rt").parse(text):
-            self._on_event(event)
+        try:
+            self._build(fast_events(text))
+            return
+        except YamlSyntaxError:
+            self._reset()
+        self._build(pure_events(text))
 
-    def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.DocumentStartEvent):
-            self._on_document_start(event)
-        elif isinstance(event, events.AliasEvent):
-            self._fail(event, "MLS004", "aliases (*name) are not allowed", _NO_ANCHORS_HINT)
-        elif isinstance(event, events.ScalarEvent | events.CollectionStartEvent):
-            self._on_node(event)
-        elif isinstance(event, events.CollectionEndEvent):
-            self._stack.pop()
+    def _build(self, parsed: Iterator[Event]) -> None:
+        for event in parsed:
+            if event.kind == DOCUMENT:
+                self._on_document_start(event)
+            elif event.kind == ALIAS:
+                self._fail(event, "MLS004", "aliases (*name) are not allowed", _NO_ANCHORS_HINT)
+            elif event.kind == END:
+                self._stack.pop()
+            else:
+                self._on_node(event)
 
-    def _on_document_start(self, event: events.DocumentStartEvent) -> None:
+    def _on_document_start(self, event: Event) -> None:
         self.documents += 1
         if self.documents > 1:
             self._fail(
@@ -240,7 +235,7 @@ class _Builder:
                 "only one YAML document is allowed per file",
                 "remove the second `---` and merge the content into one document",
             )
-        if event.version is not None or event.tags:
+        if event.directives:
             directive = re.search(r"^%", self._text, re.MULTILINE)
             offset = directive.start() if directive else 0
             self.diagnostics.append(
@@ -253,18 +248,17 @@ class _Builder:
             )
             raise _FatalProblemError
 
-    def _on_node(self, event: events.NodeEvent) -> None:
+    def _on_node(self, event: Event) -> None:
         self._nodes += 1
         if self._nodes > self.limits.max_nodes:
             self._fail(event, "MLS010", f"more than {self.limits.max_nodes} YAML nodes")
         if event.anchor is not None:
             self._fail(event, "MLS004", "anchors (&name) are not allowed", _NO_ANCHORS_HINT)
-        tag = getattr(event, "tag", None)
-        if tag is not None and not _implicit_tag(event):
+        if event.tag is not None and not _implicit_tag(event):
             self._fail(
                 event,
                 "MLS003",
-                f"explicit tag {safe_text(_short_tag(tag))} is not allowed",
+                f"explicit tag {safe_text(_short_tag(event.tag))} is not allowed",
                 "remove the tag; write plain values",
             )
         frame = self._stack[-1] if self._stack else None
@@ -273,13 +267,13 @@ class _Builder:
         else:
             self._on_value(frame, event)
 
-    def _on_key(self, frame: _Frame, event: events.NodeEvent) -> None:
+    def _on_key(self, frame: _Frame, event: Event) -> None:
         location = self._location(event)
-        if not isinstance(event, events.ScalarEvent):
+        if event.kind != SCALAR:
             self._fail(event, "MLS009", "mapping keys must be strings, not collections")
             return
         key = str(event.value)
-        if _is_plain(event):
+        if event.plain:
             self._check_plain_key(event, key)
         self._check_scalar_length(event, key)
         first = frame.key_locations.get(key)
@@ -298,7 +292,7 @@ class _Builder:
         frame.key_locations[key] = location
         frame.key, frame.key_location = key, location
 
-    def _check_plain_key(self, event: events.ScalarEvent, key: str) -> None:
+    def _check_plain_key(self, event: Event, key: str) -> None:
         if key == "<<":
             self._fail(event, "MLS004", "merge keys (<<) are not allowed", _NO_ANCHORS_HINT)
         if _INT_DEC.match(key) and not _INT_LEADING_ZERO.match(key):
@@ -313,7 +307,7 @@ class _Builder:
                 f'quote it: "{safe_text(key)}"',
             )
 
-    def _on_value(self, frame: _Frame | None, event: events.NodeEvent) -> None:
+    def _on_value(self, frame: _Frame | None, event: Event) -> None:
         path, key_location = self._child_path(frame)
         location = self._location(event)
         if len(path) > self.limits.max_depth:
@@ -321,7 +315,7 @@ class _Builder:
         value, plain_text = self._value_of(event, path)
         self.sources.set(pointer(path), NodeSource(location, key_location, plain_text))
         self._attach(frame, value)
-        if isinstance(event, events.CollectionStartEvent):
+        if event.kind in (MAPPING, SEQUENCE):
             self._stack.append(_Frame(value, path))
 
     def _child_path(self, frame: _Frame | None) -> tuple[tuple[str | int, ...], Location | None]:
@@ -332,17 +326,14 @@ class _Builder:
             return (*frame.path, frame.key), frame.key_location
         return (*frame.path, len(frame.container)), None
 
-    def _value_of(
-        self, event: events.NodeEvent, path: tuple[str | int, ...]
-    ) -> tuple[Any, str | None]:
-        if isinstance(event, events.MappingStartEvent):
+    def _value_of(self, event: Event, path: tuple[str | int, ...]) -> tuple[Any, str | None]:
+        if event.kind == MAPPING:
             return {}, None
-        if isinstance(event, events.SequenceStartEvent):
+        if event.kind == SEQUENCE:
             return [], None
-        assert isinstance(event, events.ScalarEvent)
         text = str(event.value)
         self._check_scalar_length(event, text)
-        if not _is_plain(event):
+        if not event.plain:
             return text, None
         problem = _plain_scalar_problem(text)
         if problem is not None:
@@ -359,7 +350,7 @@ class _Builder:
         else:
             frame.container.append(value)
 
-    def _check_scalar_length(self, event: events.NodeEvent, text: str) -> None:
+    def _check_scalar_length(self, event: Event, text: str) -> None:
         if len(text) > self.limits.max_scalar_chars:
             self._fail(
                 event,
@@ -368,13 +359,12 @@ class _Builder:
                 f"{self.limits.max_scalar_chars}",
             )
 
-    def _location(self, event: events.Event) -> Location:
-        mark = event.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
+    def _location(self, event: Event) -> Location:
+        return Location(self.file, event.line + 1, event.column + 1)
 
     def _fail(
         self,
-        event: events.Event,
+        event: Event,
         code: str,
         message: str,
         hint: str | None = None,
@@ -388,22 +378,9 @@ class _Builder:
 _NO_ANCHORS_HINT = "write the value out in full; mlspec templates cover reuse"
 
 
-def _c_events(text: str) -> Iterator[events.Event]:
-    """libyaml's events, one at a time, so that caps stop the parse early."""
-    parser = CParser(text)
-    while not isinstance(event := parser.get_event(), events.StreamEndEvent):
-        yield event
-
-
-def _is_plain(event: events.NodeEvent) -> bool:
-    """Plain (unquoted) scalar: style None from ruamel's parser, "" from libyaml's."""
-    return not getattr(event, "style", None)
-
-
-def _implicit_tag(event: events.NodeEvent) -> bool:
+def _implicit_tag(event: Event) -> bool:
     """ruamel reports ``!`` (non-specific tag) for quoted scalars in some versions."""
-    quoted = isinstance(event, events.ScalarEvent) and not _is_plain(event)
-    return quoted and getattr(event, "tag", None) == "!"
+    return event.kind == SCALAR and not event.plain and event.tag == "!"
 
 
 def _short_tag(tag: object) -> str:

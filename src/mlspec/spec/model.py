@@ -4,9 +4,13 @@ These models are the one source of the JSON Schema (`mlspec schema`). They check
 shape and types strictly (no coercion: ``"4"`` is not ``4``); cross-references
 (tenants, pools, versions, steps ...) are checked afterwards in `references.py`,
 where every problem can be pointed at its own line.
-"""
 
-from __future__ import annotations
+Built for start-up time (`mlspec validate` builds every model on each run): no
+``from __future__ import annotations`` (pydantic would evaluate each annotation from
+its text), and the sections defer their own validators (``defer_build``): `Platform`
+is built at import and validates every section inline; a section builds its own
+validator only when used on its own (a default such as ``Access()``).
+"""
 
 from typing import Annotated, Any, Literal
 
@@ -61,6 +65,7 @@ class Spec(BaseModel):
         frozen=True,
         alias_generator=to_camel,
         populate_by_name=True,
+        defer_build=True,
     )
 
 
@@ -723,7 +728,7 @@ class Monitoring(Spec):
 class Platform(Spec):
     """An ML platform: tenants, GPU pools, pipelines, models, deployments and monitors."""
 
-    model_config = ConfigDict(title="mlspec Platform")
+    model_config = ConfigDict(title="mlspec Platform", defer_build=False)
 
     api_version: Literal["mlspec.dev/v1alpha1"] = Field(
         description="The spec language version.", examples=[API_VERSION]
