@@ -224,6 +224,14 @@ def test_a_child_that_does_not_compute_is_killed_by_the_parent() -> None:
     assert time.monotonic() - started < 5
 
 
+def test_without_pidfd_the_parent_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+    assert start_bounded(lambda: 7, 5, "answering").result() == 7
+    with pytest.raises(MlspecError) as raised:
+        start_bounded(lambda: time.sleep(30), 0.1, "sleeping").result()
+    assert "timed out after 1.4 s while sleeping" in raised.value.diagnostic.message
+
+
 def test_without_fork_a_thread_still_keeps_the_deadline() -> None:
     with pytest.raises(MlspecError) as raised:
         _run_in_thread(lambda: time.sleep(2), 0.1, "sleeping")

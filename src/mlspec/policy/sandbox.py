@@ -30,6 +30,7 @@ import contextlib
 import faulthandler
 import os
 import pickle
+import select
 import signal
 import tempfile
 import threading
@@ -125,13 +126,35 @@ def start_bounded(work: Callable[[], T], timeout: float, what: str) -> Bounded[T
 
 def _wait(pid: int, kill_at: float) -> tuple[int, bool]:
     """The child's wait status, and whether it had to be killed for outliving ``kill_at``."""
+    status = _status_before(pid, kill_at)
+    if status is None:
+        os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1], True
+    return status, False
+
+
+def _status_before(pid: int, deadline: float) -> int | None:
+    """The child's wait status if it ends before ``deadline``. A pidfd becomes readable
+    when the child ends (Linux); elsewhere, poll."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return _poll_status(pid, deadline)
+    try:
+        if not select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return None
+    finally:
+        os.close(pidfd)
+    return os.waitpid(pid, 0)[1]
+
+
+def _poll_status(pid: int, deadline: float) -> int | None:
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return status, False
-        if time.monotonic() >= kill_at:
-            os.kill(pid, signal.SIGKILL)
-            return os.waitpid(pid, 0)[1], True
+            return status
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(_POLL)
 
 
