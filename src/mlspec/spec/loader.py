@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ from mlspec.spec.parsers import (
     fast_events,
     pure_events,
 )
-from mlspec.spec.source import NodeSource, SourceMap, pointer
+from mlspec.spec.source import NodeSource, SourceMap, escape_token, pointer
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ _BOOL_12 = {"true": True, "True": True, "TRUE": True, "false": False, "False": F
 _BOOL_12["FALSE"] = False
 # YAML 1.1 also lists y/Y/n/N as booleans; PyYAML ignores them and keys such as `n` or
 # `y` are common, so we accept them as strings (the emitter still quotes them).
-_BOOL_11 = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
+_BOOL_11_WORDS = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off"))
+_BOOL_11_WORDS |= {"Off", "OFF"}
+_BOOL_11 = re.compile("^(?:" + "|".join(sorted(_BOOL_11_WORDS)) + ")$")
+_NULL_WORDS = frozenset(("null", "Null", "NULL"))
+_LETTERS = frozenset(string.ascii_letters)
 _INT_DEC = re.compile(r"^[-+]?[0-9]+$")
 _INT_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
 _INT_OCT = re.compile(r"^0o[0-7]+$")
@@ -176,6 +181,7 @@ def _syntax_error(exc: YamlSyntaxError, file: str) -> Diagnostic:
 class _Frame:
     container: dict[str, Any] | list[Any]
     path: tuple[str | int, ...]
+    pointer: str  # of the container: kept here, not rebuilt from the path for each node
     key: str | None = None
     key_location: Location | None = None
     key_locations: dict[str, Location] = field(default_factory=dict)
@@ -308,23 +314,29 @@ class _Builder:
             )
 
     def _on_value(self, frame: _Frame | None, event: Event) -> None:
-        path, key_location = self._child_path(frame)
+        path, ptr, key_location = self._child_path(frame)
         location = self._location(event)
         if len(path) > self.limits.max_depth:
             self._fail(event, "MLS011", f"nesting deeper than {self.limits.max_depth} levels")
         value, plain_text = self._value_of(event, path)
-        self.sources.set(pointer(path), NodeSource(location, key_location, plain_text))
+        self.sources.set(ptr, NodeSource(location, key_location, plain_text))
         self._attach(frame, value)
         if event.kind in (MAPPING, SEQUENCE):
-            self._stack.append(_Frame(value, path))
+            self._stack.append(_Frame(value, path, ptr))
 
-    def _child_path(self, frame: _Frame | None) -> tuple[tuple[str | int, ...], Location | None]:
+    def _child_path(
+        self, frame: _Frame | None
+    ) -> tuple[tuple[str | int, ...], str, Location | None]:
+        """The path and JSON pointer of the node to come, and where its key is."""
         if frame is None:
-            return (), None
+            return (), "", None
         if isinstance(frame.container, dict):
             assert frame.key is not None
-            return (*frame.path, frame.key), frame.key_location
-        return (*frame.path, len(frame.container)), None
+            key = frame.key
+            token = key if "~" not in key and "/" not in key else escape_token(key)
+            return (*frame.path, key), f"{frame.pointer}/{token}", frame.key_location
+        index = len(frame.container)
+        return (*frame.path, index), f"{frame.pointer}/{index}", None
 
     def _value_of(self, event: Event, path: tuple[str | int, ...]) -> tuple[Any, str | None]:
         if event.kind == MAPPING:
@@ -390,6 +402,8 @@ def _short_tag(tag: object) -> str:
 
 def _resolve_plain(text: str) -> Any:
     """Resolve a plain scalar by the YAML 1.2 core schema."""
+    if text[:1] in _LETTERS:  # most scalars: a word is a null, a boolean or a string
+        return None if text in _NULL_WORDS else _BOOL_12.get(text, text)
     if _NULL.match(text):
         return None
     if text in _BOOL_12:
@@ -407,6 +421,8 @@ def _resolve_plain(text: str) -> Any:
 
 def _plain_scalar_problem(text: str) -> tuple[str, str] | None:
     """Why a plain scalar is unsafe to read, or None. Returns (message, hint)."""
+    if text[:1] in _LETTERS and text not in _BOOL_11_WORDS:
+        return None  # of the patterns below, only the YAML 1.1 booleans start with a letter
     shown = safe_text(text)
     if _BOOL_11.match(text):
         return (
