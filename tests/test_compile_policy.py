@@ -27,3 +27,32 @@ def test_a_policy_deny_stops_the_compile_and_keeps_the_tree(tmp_path: Path) -> N
     assert snapshot(out) == before
     skipped = runner.invoke(main, ["compile", str(spec), "--out", str(out), "--no-policy"])
     assert skipped.exit_code == 0, skipped.output
+
+
+def test_compile_reads_the_policy_data_and_budget_as_validate_does(tmp_path: Path) -> None:
+    """`--data` and `--policy-timeout` mean the same to compile as to validate: a
+    setting that makes staging a production environment brings production's rules."""
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("settings:\n  productionEnvironments: [prod, staging]\n")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    plain = runner.invoke(main, ["compile", str(EXAMPLE), "--out", str(out)])
+    assert plain.exit_code == 0, plain.output
+    assert "(environment staging)" not in plain.output
+    ruled = runner.invoke(
+        main, ["compile", str(EXAMPLE), "--out", str(out), "--data", str(settings)]
+    )
+    assert ruled.exit_code == 0, ruled.output
+    assert "in staging: one node drain takes it down" in ruled.output
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "slow.rego").write_text(
+        "package mlspec.slow\n\nimport rego.v1\n\n"
+        'deny contains "x" if {\n\tcount([n | some n in numbers.range(1, 100000000)]) < 0\n}\n'
+    )
+    before = snapshot(out)
+    args = ["compile", str(EXAMPLE), "--out", str(out), "--policy", str(slow)]
+    timed_out = runner.invoke(main, [*args, "--policy-timeout", "0.5"])
+    assert timed_out.exit_code == 2, timed_out.output
+    assert "error[MLS714]: policy evaluation timed out after 0.5 s of CPU time" in timed_out.output
+    assert snapshot(out) == before

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mlspec import __version__
-from mlspec.cli_options import data_files_option, no_policy_option, policy_dirs_option
+from mlspec.cli_options import (
+    data_files_option,
+    no_policy_option,
+    opa_url_option,
+    policy_dirs_option,
+    policy_timeout_option,
+)
 from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
 from mlspec.reporting import FORMATS, reporter_for
 
@@ -89,14 +95,8 @@ def main() -> None:
 @data_files_option
 @no_policy_option
 @click.option("--fail-on-warn", is_flag=True, help="Exit 1 when there is any warning.")
-@click.option("--opa-url", metavar="URL", help="Evaluate the policies on this OPA server.")
-@click.option(
-    "--policy-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="CPU seconds each environment's policy evaluation may use (default 20).",
-)
+@opa_url_option
+@policy_timeout_option
 @_guarded()
 def validate(
     spec: Path,
@@ -200,7 +200,10 @@ def _policy_summary(report: PolicyReport | None) -> str:
     help="Write nothing; exit 1 listing the files where OUT differs from what SPEC compiles to.",
 )
 @policy_dirs_option
+@data_files_option
 @no_policy_option
+@opa_url_option
+@policy_timeout_option
 @click.option("--timings", is_flag=True, help="Print the time each stage took (to stderr).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
 @_guarded()
@@ -213,7 +216,10 @@ def compile_command(
     select: tuple[str, ...],
     check: bool,
     policy_dirs: tuple[Path, ...],
+    data_files: tuple[Path, ...],
     no_policy: bool,
+    opa_url: str | None,
+    policy_timeout: float | None,
     timings: bool,
     fmt: str,
 ) -> None:
@@ -222,14 +228,15 @@ def compile_command(
     On any error (a policy deny included) nothing is written: OUT stays byte-identical.
     """
     from mlspec import api
-    from mlspec.policy import PolicyOptions
+    from mlspec.policy import DEFAULT_TIMEOUT, PolicyOptions
     from mlspec.spec.frontend import SpecFile
     from mlspec.timing import recording, render
 
     if check:
         _check_drift(SpecFile.read(spec), out, environments, fmt)
     selector = " ".join(select) or None
-    policy = None if no_policy else PolicyOptions(policy_dirs)
+    timeout = policy_timeout or DEFAULT_TIMEOUT
+    policy = None if no_policy else PolicyOptions(policy_dirs, data_files, opa_url, timeout)
     with recording() as stages:
         result = api.compile_to(
             SpecFile.read(spec), out, environments, compilers, allow_empty, selector, policy

@@ -23,3 +23,13 @@ data_files_option = click.option(
     help="JSON or YAML document merged into the policies' `data` (repeatable).",
 )
 no_policy_option = click.option("--no-policy", is_flag=True, help="Skip the policies.")
+opa_url_option = click.option(
+    "--opa-url", metavar="URL", help="Evaluate the policies on this OPA server."
+)
+policy_timeout_option = click.option(
+    "--policy-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="CPU seconds each environment's policy evaluation may use (default 60).",
+)

@@ -16,7 +16,7 @@ from mlspec.reporting import reporter_for
 if TYPE_CHECKING:
     from mlspec.policy.testing import TestReport
 
-TIMEOUT_HELP = "CPU seconds the whole run may use (default 20); a slower run is an error."
+TIMEOUT_HELP = "CPU seconds the whole run may use (default 60); a slower run is an error."
 
 
 @click.group()
