@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from mlspec.cli import main
+from mlspec.policy import sandbox
 from tests.conftest import EXAMPLE
 
 OPA_URL = os.environ.get("MLSPEC_TEST_OPA_URL")
@@ -208,3 +210,34 @@ def test_an_exception_in_the_bundle_package_switches_a_rule_off(tmp_path: Path) 
     assert "replica(s) at minimum" not in result.output
     assert "has no timeout" in result.output
     assert "policies: 9 packages, 1 result excepted" in result.output
+
+
+def staging_invalid(tmp_path: Path) -> Path:
+    """The example, with an error in staging's patch only: prod is valid (and, sorted
+    first, starts its policies) before staging turns out invalid."""
+    spec = tmp_path / "platform.yaml"
+    text = EXAMPLE.read_text()
+    valid = "      replicas: {min: 1, max: 2}\n          canary: null"
+    assert text.count("replicas: {min: 1, max: 2}\n          canary: null") == 1, valid
+    spec.write_text(text.replace("replicas: {min: 1, max: 2}", 'replicas: {min: 1, max: "2"}'))
+    return spec
+
+
+def test_an_invalid_environment_is_exit_1_whatever_the_policies(tmp_path: Path) -> None:
+    broken = policy_dir(tmp_path, "deny contains x if {\n")  # does not parse
+    result = run("validate", staging_invalid(tmp_path), "--policy", broken)
+    assert result.exit_code == 1, result.output
+    assert "(environment staging)" in result.output and "MLS71" not in result.output
+
+
+def test_policies_started_for_a_valid_environment_stop_when_another_is_invalid(
+    tmp_path: Path,
+) -> None:
+    slow = policy_dir(
+        tmp_path, 'deny contains "x" if {\n\tcount([n | some n in numbers.range(1, 1e9)]) < 0\n}\n'
+    )
+    started = time.monotonic()
+    result = run("validate", staging_invalid(tmp_path), "--policy", slow)
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - started < 10  # prod's evaluation did not run to its end
+    assert not sandbox._UNFINISHED  # stopped and reaped, not left to the exit handler

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mlspec.diagnostics import sorted_unique
 from mlspec.policy import PolicyOptions, PolicyReport
-from mlspec.policy import check as check_policies
+from mlspec.policy import new_run as new_policy_run
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 
 
@@ -26,10 +26,13 @@ def validate(
     """Validate ``spec``; when it is valid, run the policies on every environment (the
     default bundle and ``policy.policy_dirs``; ``policy=None`` skips them). A policy that
     cannot be loaded or evaluated raises MlspecError (exit 2): it is never a pass."""
-    validated = validate_spec(spec, environments)
+    run = new_policy_run(policy) if policy is not None else None
+    validated = validate_spec(spec, environments, on_valid=run.start if run else None)
     checked = Checked(validated.spec, validated.environments, validated.diagnostics)
-    if policy is not None and validated.ok:
-        checked.policy = check_policies(validated, policy)
+    if run is not None and not validated.ok:
+        run.cancel()
+    elif run is not None:
+        checked.policy = run.report()
         checked.diagnostics = sorted_unique(checked.diagnostics + checked.policy.diagnostics)
     return checked
 

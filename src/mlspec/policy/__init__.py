@@ -55,9 +55,9 @@ def check(validated: Validated, options: PolicyOptions) -> PolicyReport:
     return run_policies(validated, options)
 
 
-def start(validated: Validated, options: PolicyOptions) -> PolicyRun:
-    """`check`, started: the evaluation runs in the background (one process per
-    environment) until ``.report()`` is asked for. `mlspec compile` compiles meanwhile."""
-    from mlspec.policy.runner import start_policies
+def new_run(options: PolicyOptions) -> PolicyRun:
+    """A run to `start` environment by environment as each is validated (see
+    `mlspec.spec.frontend.validate_spec`'s ``on_valid``), then `report`."""
+    from mlspec.policy.runner import PolicyRun
 
-    return start_policies(validated, options)
+    return PolicyRun(options)

@@ -45,6 +45,10 @@ class Pending(Protocol):
 
     def result(self) -> dict[str, list[Outcome]]: ...
 
+    def cancel(self) -> None:
+        """Stop it, if it runs still: nobody will ask for its result."""
+        ...
+
 
 class Engine(Protocol):
     """Evaluates rules of a policy set against input documents (key -> document)."""
@@ -120,6 +124,9 @@ class Deferred:
 
     def result(self) -> dict[str, list[Outcome]]:
         return self._work()
+
+    def cancel(self) -> None:
+        """Nothing runs before `result`."""
 
 
 def evaluate_here(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from mlspec.diagnostics import Diagnostic
+from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.policy import DEFAULT_BUNDLE, PolicyOptions, PolicyReport
 from mlspec.policy.engine import EmbeddedEngine, Engine, Outcome, Pending
 from mlspec.policy.inputs import build_input
@@ -18,7 +18,7 @@ from mlspec.policy.modules import (
     result_rules,
 )
 from mlspec.policy.results import diagnostics, findings, merge_environments
-from mlspec.spec.frontend import Validated
+from mlspec.spec.frontend import EnvironmentSpec, Validated
 
 
 def run_policies(validated: Validated, options: PolicyOptions) -> PolicyReport:
@@ -26,17 +26,11 @@ def run_policies(validated: Validated, options: PolicyOptions) -> PolicyReport:
 
 
 def start_policies(validated: Validated, options: PolicyOptions) -> PolicyRun:
-    """Start evaluating every environment, each in a process of its own (in parallel:
-    environments are independent), and return at once; `PolicyRun.report` waits."""
-    policies = load_policy_set(options)
-    rules = result_rules(policies.modules)
-    keys = input_keys(policies.modules)
-    engine = make_engine(options)
-    pending = {
-        name: engine.start(policies, {name: partial(build_input, env, keys)}, rules, _what(name))
-        for name, env in sorted(validated.environments.items())
-    }
-    return PolicyRun(validated, rules, pending)
+    """Start evaluating every environment and return at once; `PolicyRun.report` waits."""
+    run = PolicyRun(options)
+    for _, env in sorted(validated.environments.items()):
+        run.start(env)
+    return run
 
 
 def _what(environment: str) -> str:
@@ -44,29 +38,72 @@ def _what(environment: str) -> str:
 
 
 class PolicyRun:
-    """Policies under evaluation; `report()` waits for them and locates the results."""
+    """Policies evaluated environment by environment, each in a process of its own.
 
-    def __init__(
-        self, validated: Validated, rules: list[RuleRef], pending: dict[str, Pending]
-    ) -> None:
-        self._validated, self._rules, self._pending = validated, rules, pending
+    `start` an environment as soon as it is valid: its evaluation runs while the caller
+    goes on (validating the next environment, compiling), on another core. `report`
+    waits for them all; `cancel` stops them when the spec turns out invalid after all.
+    A policy that does not load is an error of `report`, not of `start`: an invalid
+    spec is reported as such, whatever the policies.
+    """
+
+    def __init__(self, options: PolicyOptions) -> None:
+        self._options = options
+        self._loaded: tuple[PolicySet, list[RuleRef], frozenset[str] | None, Engine] | None = None
+        self._environments: dict[str, EnvironmentSpec] = {}
+        self._pending: dict[str, Pending] = {}
+        self._error: MlspecError | None = None
         self._report: PolicyReport | None = None
 
+    def start(self, env: EnvironmentSpec) -> None:
+        if self._error is not None:
+            return
+        try:
+            policies, rules, keys, engine = self._load()
+            documents = {env.name: partial(build_input, env, keys)}
+            self._pending[env.name] = engine.start(policies, documents, rules, _what(env.name))
+        except MlspecError as exc:
+            self._error = exc
+            self.cancel()
+            return
+        self._environments[env.name] = env
+
     def report(self) -> PolicyReport:
-        """The located denies and warnings. Raises MlspecError (exit 2) when an
-        evaluation failed; with several failures, that of the first environment."""
+        """The located denies and warnings of every started environment. Raises
+        MlspecError (exit 2) when the policies failed to load or an evaluation failed;
+        with several failures, that of the first environment."""
+        if self._error is not None:
+            raise self._error
         if self._report is None:
-            outcomes = {name: run.result()[name] for name, run in self._pending.items()}
-            self._report = _report(self._validated, self._rules, outcomes)
+            try:
+                outcomes = {name: self._pending[name].result()[name] for name in self._pending}
+            finally:
+                self.cancel()  # after a failure, the other environments' evaluations
+            _, rules, _, _ = self._load()
+            self._report = _report(self._environments, rules, outcomes)
         return self._report
+
+    def cancel(self) -> None:
+        for pending in self._pending.values():
+            pending.cancel()
+
+    def _load(self) -> tuple[PolicySet, list[RuleRef], frozenset[str] | None, Engine]:
+        if self._loaded is None:
+            policies = load_policy_set(self._options)
+            rules = result_rules(policies.modules)
+            keys = input_keys(policies.modules)
+            self._loaded = policies, rules, keys, make_engine(self._options)
+        return self._loaded
 
 
 def _report(
-    validated: Validated, rules: list[RuleRef], outcomes: dict[str, list[Outcome]]
+    environments: dict[str, EnvironmentSpec],
+    rules: list[RuleRef],
+    outcomes: dict[str, list[Outcome]],
 ) -> PolicyReport:
     per_env: dict[str, list[Diagnostic]] = {}
     excepted: set[tuple[str, str, str]] = set()
-    for name, env in validated.environments.items():
+    for name, env in sorted(environments.items()):
         kept, suppressed = findings(outcomes[name])
         per_env[name] = diagnostics(kept, env.sources)
         excepted |= {(f.rule.path, f.pointer, f.message) for f in suppressed}

@@ -116,6 +116,9 @@ class _InThread(Generic[T]):
     def result(self) -> T:
         return _run_in_thread(self._work, self._timeout, self._what)
 
+    def cancel(self) -> None:
+        """Nothing runs before `result`."""
+
 
 def start_bounded(work: Callable[[], T], timeout: float, what: str) -> Bounded[T] | _InThread[T]:
     """Start ``work()`` now, in a child process that ends itself after ``timeout``."""

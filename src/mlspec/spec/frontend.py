@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,9 +79,17 @@ class Validated:
 
 
 def validate_spec(
-    spec: SpecFile, environments: Sequence[str] = (), limits: Limits = DEFAULT_LIMITS
+    spec: SpecFile,
+    environments: Sequence[str] = (),
+    limits: Limits = DEFAULT_LIMITS,
+    on_valid: Callable[[EnvironmentSpec], None] | None = None,
 ) -> Validated:
-    """Validate ``spec`` for the named environments (all of them when empty)."""
+    """Validate ``spec`` for the named environments (all of them when empty).
+
+    ``on_valid`` is told of each environment as soon as it is valid, before the next
+    one is validated (the policies start there: their evaluation then overlaps the
+    rest of the validation). Another environment may still turn out invalid.
+    """
     with stage("load"):
         loaded = load_bytes(spec.raw, spec.display, limits)
     if loaded.data is None:
@@ -96,6 +104,8 @@ def validate_spec(
         per_env[name] = found
         if platform is not None and not has_errors(found):
             result.environments[name] = EnvironmentSpec(name, platform, sources)
+            if on_valid is not None:
+                on_valid(result.environments[name])
     result.diagnostics = _merge_environment_diagnostics(per_env)
     return result
 
