@@ -1,6 +1,6 @@
 """The library entry points that the CLI (and users) call.
 
-    validate(spec)      load and check a spec, per environment
+    validate(spec)      load and check a spec, per environment (see validation.py)
     compile(spec, out)  validate, run the compilers, check, write the tree atomically
 
 Heavy dependencies are imported by the compilers that need them, never here.
@@ -8,52 +8,33 @@ Heavy dependencies are imported by the compilers that need them, never here.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+import functools
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlspec.compilers.base import Artifact, CompileContext, load_compilers
+from mlspec.compilers.base import Artifact, CompileContext, Compiler, everything, load_compilers
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
-from mlspec.gitops.layout import KUSTOMIZATION, arrange, kustomizations
-from mlspec.output.checks import check_artifacts, check_schemas, fingerprint
+from mlspec.gitops.layout import KUSTOMIZATION, engine_artifacts, listings, place, tenant_dirs
+from mlspec.gitops.relist import relisted
 from mlspec.output.emit import dump_yaml
-from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
-from mlspec.policy import PolicyOptions, PolicyReport
-from mlspec.policy import check as check_policies
-from mlspec.policy import start as start_policies
+from mlspec.output.stream import ArtifactStream, FileSink, MemorySink
+from mlspec.output.writer import TreeWriter, WriteError, WriteSummary, read_owned_manifest
+from mlspec.policy import PolicyOptions
+from mlspec.policy import new_run as new_policy_run
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 from mlspec.spec.model import API_VERSION
 from mlspec.timing import stage
+from mlspec.validation import Checked as Checked  # re-exported: the validate entry point
+from mlspec.validation import validate as validate
 
 if TYPE_CHECKING:
     from mlspec.selection import EnvironmentSelection
 
 MANIFEST_KIND = "CompiledTree"
-
-
-def validate(
-    spec: SpecFile,
-    environments: Sequence[str] = (),
-    policy: PolicyOptions | None = PolicyOptions(),  # noqa: B008 - frozen, never mutated
-) -> Checked:
-    """Validate ``spec``; when it is valid, run the policies on every environment (the
-    default bundle and ``policy.policy_dirs``; ``policy=None`` skips them). A policy that
-    cannot be loaded or evaluated raises MlspecError (exit 2): it is never a pass."""
-    validated = validate_spec(spec, environments)
-    checked = Checked(validated.spec, validated.environments, validated.diagnostics)
-    if policy is not None and validated.ok:
-        checked.policy = check_policies(validated, policy)
-        checked.diagnostics = sorted_unique(checked.diagnostics + checked.policy.diagnostics)
-    return checked
-
-
-@dataclass
-class Checked(Validated):
-    """A validated spec and, when policies ran, what they said."""
-
-    policy: PolicyReport | None = None
 
 
 @dataclass
@@ -62,8 +43,9 @@ class Compiled:
 
     validated: Validated
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: Mapping[str, bytes] = field(default_factory=dict)
     written: WriteSummary | None = None
+    objects: dict[str, list[str]] = field(default_factory=dict)  # env -> its Kubernetes objects
     sources: dict[str, str] = field(default_factory=dict)  # file -> spec pointer it came from
     nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # env -> node -> hash
     selection: dict[str, EnvironmentSelection] | None = None  # env -> selected nodes
@@ -80,33 +62,31 @@ def compile_spec(
     select: str | None = None,
     previous: Mapping[str, object] | None = None,
     policy: PolicyOptions | None = None,
+    sink: FileSink | None = None,
 ) -> Compiled:
-    """Validate and compile in memory; nothing is written.
+    """Validate and compile; nothing is written.
 
-    With ``select`` (graph selection syntax, see selection.py) only the selected nodes'
-    artifacts are kept; ``previous`` is the manifest that ``state:`` selectors compare with.
+    The files go to ``compiled.files``, or with ``sink`` to the sink as they are emitted
+    (`compile_to` passes its staging tree); when the result is not ``ok`` the sink's
+    content must be thrown away. With ``select`` (graph selection syntax, see
+    selection.py) only the selected nodes' artifacts are compiled and kept; ``previous``
+    is the manifest that ``state:`` selectors compare with.
     """
-    validated = validate_spec(spec, environments)
+    policies = new_policy_run(policy) if policy is not None else None
+    validated = validate_spec(spec, environments, on_valid=policies.start if policies else None)
     compiled = Compiled(validated, list(validated.diagnostics))
     if not compiled.ok:
+        if policies is not None:
+            policies.cancel()
         return compiled
-    policies = start_policies(validated, policy) if policy is not None else None
     plugins = load_compilers(compilers)
-    artifacts: list[tuple[str, Artifact]] = []
-    for env_name, env in sorted(validated.environments.items()):
-        ctx = CompileContext(env_name, env.cluster, env.platform, env.sources, spec.name)
-        env_artifacts: list[Artifact] = []
-        for plugin in plugins:
-            with stage(f"compile:{plugin.name}"):
-                result = plugin.compile(ctx)
-            compiled.diagnostics += result.diagnostics
-            env_artifacts += result.artifacts
-        with stage("gitops"):
-            artifacts += [(env_name, artifact) for artifact in arrange(ctx, env_artifacts)]
-    locate = {name: env.sources.value_location for name, env in validated.environments.items()}
-    with stage("check"):
-        problems = check_artifacts(artifacts, locate) + check_schemas(artifacts, locate)
-    compiled.diagnostics = sorted_unique(compiled.diagnostics + problems)
+    if select is not None:
+        with stage("select"):
+            _select(compiled, select, previous)
+    memory = MemorySink()
+    with _validated_frozen():
+        stream = _compile_all(compiled, plugins, memory if sink is None else sink)
+    compiled.diagnostics = sorted_unique(compiled.diagnostics + stream.diagnostics)
     if policies is not None:
         with stage("policy (waiting for it)"):
             compiled.diagnostics = sorted_unique(
@@ -114,22 +94,70 @@ def compile_spec(
             )
     if compiled.ok:
         with stage("select"):
-            artifacts = _select(compiled, artifacts, select, previous)
-        with stage("emit"):
-            compiled.files = _emit(artifacts)
+            _record(compiled, stream)
+        compiled.files = memory.files
     return compiled
 
 
-def _emit(artifacts: list[tuple[str, Artifact]]) -> dict[str, bytes]:
-    """YAML bytes per file; an object that recurs (in each environment) is emitted once."""
-    emitted: dict[str, bytes] = {}
-    files: dict[str, bytes] = {}
-    for env, artifact in artifacts:
-        key = fingerprint(artifact.object)
-        if key not in emitted:
-            emitted[key] = dump_yaml(artifact.object).encode()
-        files[f"{env}/{artifact.path}"] = emitted[key]
-    return files
+@contextlib.contextmanager
+def _validated_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector off what exists already (the validated
+    platforms: millions of objects at N = 5000) while compiling: every full collection
+    walked them all again, a tenth of a large compile's time."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _compile_all(compiled: Compiled, plugins: Sequence[Compiler], sink: FileSink) -> ArtifactStream:
+    """Run every compiler on every environment, one compiler at a time, and stream the
+    artifacts through the checks into ``sink``: only one compiler's artifacts for one
+    environment are alive at a time (and its equal objects are emitted once)."""
+    contexts = _contexts(compiled)
+    locate = {name: ctx.sources.value_location for name, ctx in contexts.items()}
+    stream = ArtifactStream(sink, locate)
+    stream.writing = compiled.ok
+    for plugin in plugins:
+        for env, ctx in contexts.items():
+            with stage(f"compile:{plugin.name}"):
+                result = plugin.compile(ctx)
+            _add(compiled, stream, env, [place(ctx, a) for a in result.artifacts])
+            compiled.diagnostics += result.diagnostics
+            if has_errors(result.diagnostics):
+                stream.halt()
+        stream.forget()
+    for env, ctx in contexts.items():
+        with stage("gitops"):
+            engine = engine_artifacts(ctx)
+        _add(compiled, stream, env, engine)
+    if compiled.selection is None:  # a selected compile lists the tree it updates
+        for env, ctx in contexts.items():
+            objects = stream.objects.get(env, [])
+            with stage("gitops"):
+                found = listings(objects, tenant_dirs(ctx))
+            _add(compiled, stream, env, found)
+    return stream
+
+
+def _contexts(compiled: Compiled) -> dict[str, CompileContext]:
+    spec_name = compiled.validated.spec.name
+    contexts: dict[str, CompileContext] = {}
+    for name, env in sorted(compiled.validated.environments.items()):
+        chosen = compiled.selection[name].includes if compiled.selection is not None else None
+        contexts[name] = CompileContext(
+            name, env.cluster, env.platform, env.sources, spec_name, chosen or everything
+        )
+    return contexts
+
+
+def _add(compiled: Compiled, stream: ArtifactStream, env: str, artifacts: list[Artifact]) -> None:
+    """Stream the wanted ones (under a selection: the selected nodes' only)."""
+    chosen = compiled.selection[env].includes if compiled.selection is not None else everything
+    for artifact in artifacts:
+        if chosen(artifact.source):
+            stream.add(env, artifact)
 
 
 def compile_to(
@@ -143,30 +171,65 @@ def compile_to(
 ) -> Compiled:
     """Compile and, when everything is right, swap the new tree into ``out``.
 
-    With ``select``, only the selected nodes' files are rewritten: every other file the
-    previous compile wrote stays as it was, byte for byte.
+    Files are written into a sibling staging tree as they are emitted; it is thrown
+    away unless every check passed. With ``select``, only the selected nodes' files are
+    rewritten: every other file the previous compile wrote is carried over as it was
+    (hard-linked, never read).
     """
-    previous = _previous_manifest(out) if select is not None else None
-    compiled = compile_spec(spec, environments, compilers, select, previous, policy)
-    if not compiled.ok:
-        return compiled
-    if not compiled.files and not allow_empty and (select is None or previous is None):
-        message = "the spec compiles to no objects; pass --allow-empty if that is intended"
-        compiled.diagnostics.append(Diagnostic("MLS802", message))
-        return compiled
-    kept_files, kept_environments = _other_environments(out, environments)
-    kept_sources = _unselected(previous, compiled) if previous is not None else {}
-    kept_files.update(_read_owned(out, kept_sources))
-    files = {**kept_files, **compiled.files}
-    if compiled.selection is not None:
-        files.update(_relist(compiled, files))
-    manifest = _manifest(spec, compiled, kept_environments, previous, kept_sources)
     try:
-        with stage("write"):
-            compiled.written = write_tree(out, files, manifest)
+        with TreeWriter(out) as tree:
+            previous = tree.manifest if select is not None or environments else None
+            compiled = compile_spec(spec, environments, compilers, select, previous, policy, tree)
+            if compiled.ok:
+                _finish(compiled, tree, spec, environments, allow_empty, previous)
     except WriteError as exc:
         raise MlspecError(Diagnostic("MLS903", f"cannot write {out}: {exc}")) from exc
     return compiled
+
+
+def _finish(
+    compiled: Compiled,
+    tree: TreeWriter,
+    spec: SpecFile,
+    environments: Sequence[str],
+    allow_empty: bool,
+    previous: Mapping[str, object] | None,
+) -> None:
+    """Carry what this compile leaves as it was, then the manifest, then swap."""
+    if not compiled.sources and not allow_empty and (compiled.selection is None or not previous):
+        message = "the spec compiles to no objects; pass --allow-empty if that is intended"
+        compiled.diagnostics.append(Diagnostic("MLS802", message))
+        return
+    kept_environments = _other_environments(tree, previous or {}, environments)
+    kept_sources = _unselected(previous, compiled) if previous is not None else {}
+    for path in kept_sources:
+        tree.keep(path)
+    if compiled.selection is not None:
+        _relist(compiled, tree, previous or {}, kept_sources)
+    manifest = _manifest(spec, compiled, kept_environments, previous, kept_sources)
+    with stage("write"):
+        compiled.written = tree.commit(manifest)
+    compiled.files = WrittenFiles(tree.out_dir, list(compiled.sources))
+
+
+class WrittenFiles(Mapping[str, bytes]):
+    """The files a compile wrote, read back from the tree when asked for (the compile
+    itself never holds them all)."""
+
+    def __init__(self, root: Path, paths: list[str]) -> None:
+        self._root, self._paths = root, paths
+        self._known = frozenset(paths)
+
+    def __getitem__(self, path: str) -> bytes:
+        if path not in self._known:
+            raise KeyError(path)
+        return (self._root / path).read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def drift(
@@ -177,80 +240,81 @@ def drift(
     Used by ``compile --check`` in CI to catch hand edits and forgotten recompiles.
     Only files mlspec owns are compared; the environments not named are ignored.
     """
-    compiled = compile_spec(spec, environments)
+    sink = _DriftSink(out)
+    compiled = compile_spec(spec, environments, sink=sink)
     if not compiled.ok:
         return compiled, []
-    manifest = read_owned_manifest(out) or {}
-    owned = manifest.get("files", {})
-    assert isinstance(owned, dict)
-    compared = [p for p in owned if not environments or p.split("/", 1)[0] in environments]
-    changes = [f"- {path}" for path in compared if path not in compiled.files]
-    for path, content in compiled.files.items():
-        target = out / path
-        if path not in owned:
-            changes.append(f"+ {path}")
-        elif not target.is_file() or target.read_bytes() != content:
-            changes.append(f"~ {path}")
+    compared = [p for p in sink.owned if not environments or p.split("/", 1)[0] in environments]
+    changes = sink.changes + [f"- {path}" for path in compared if path not in compiled.sources]
     return compiled, sorted(changes, key=lambda change: (change[2:], change))
 
 
+class _DriftSink:
+    """Compares each emitted file with ``out`` and keeps only what differs."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.changes: list[str] = []
+        self._owned: dict[str, object] | None = None
+
+    @property
+    def owned(self) -> dict[str, object]:
+        if self._owned is None:
+            manifest = read_owned_manifest(self.out) or {}
+            files = manifest.get("files", {})
+            assert isinstance(files, dict)
+            self._owned = files
+        return self._owned
+
+    def add(self, path: str, content: bytes) -> None:
+        target = self.out / path
+        if path not in self.owned:
+            self.changes.append(f"+ {path}")
+        elif not target.is_file() or target.read_bytes() != content:
+            self.changes.append(f"~ {path}")
+
+
 def _other_environments(
-    out: Path, environments: Sequence[str]
-) -> tuple[dict[str, bytes], dict[str, object]]:
-    """Files and manifest entries of environments not compiled this time: kept as they are."""
-    manifest = read_owned_manifest(out) if environments else None
-    if not manifest:
-        return {}, {}
-    owned, described = manifest.get("files", {}), manifest.get("environments", {})
+    tree: TreeWriter, previous: Mapping[str, object], environments: Sequence[str]
+) -> dict[str, object]:
+    """Carry the files of environments not compiled this time as they are; return their
+    manifest entries."""
+    if not environments or not previous:
+        return {}
+    owned, described = previous.get("files", {}), previous.get("environments", {})
     assert isinstance(owned, dict) and isinstance(described, dict)
-    keep = [path for path in owned if path.split("/", 1)[0] not in environments]
-    files = _read_owned(out, keep)
-    return files, {env: v for env, v in described.items() if env not in environments}
+    for path in owned:
+        if path.split("/", 1)[0] not in environments:
+            tree.keep(path)
+    return {env: v for env, v in described.items() if env not in environments}
 
 
-def _read_owned(out: Path, paths: Iterable[str]) -> dict[str, bytes]:
-    """The bytes of files a previous compile wrote, to carry into the new tree."""
-    try:
-        return {path: (out / path).read_bytes() for path in paths}
-    except OSError as exc:
-        message = f"cannot read {out}: {exc}; recompile every environment"
-        raise MlspecError(Diagnostic("MLS903", message)) from exc
-
-
-def _previous_manifest(out: Path) -> dict[str, object] | None:
-    try:
-        return read_owned_manifest(out)
-    except WriteError as exc:
-        raise MlspecError(Diagnostic("MLS903", str(exc))) from exc
-
-
-def _select(
-    compiled: Compiled,
-    artifacts: list[tuple[str, Artifact]],
-    select: str | None,
-    previous: Mapping[str, object] | None,
-) -> list[tuple[str, Artifact]]:
-    """Record node hashes and sources; keep only the selected nodes' artifacts."""
+def _select(compiled: Compiled, select: str, previous: Mapping[str, object] | None) -> None:
+    """Node hashes, and the nodes ``select`` chooses in each environment: before the
+    compilers run, which then build the selected nodes' artifacts only."""
     from mlspec import selection  # not on `validate`'s path
 
     validated = compiled.validated
-    compiled.nodes = selection.node_hashes(validated)
-    if select is not None:
-        try:
-            chosen, warnings = selection.select_environments(
-                validated, select, compiled.nodes, previous
-            )
-        except selection.SelectionError as exc:
-            raise MlspecError(Diagnostic("MLS610", f"--select: {exc}")) from exc
-        compiled.diagnostics = sorted_unique(compiled.diagnostics + warnings)
-        compiled.selection = chosen
-        artifacts = [
-            (env, a)
-            for env, a in artifacts
-            if chosen[env].includes(a.source) and not _listing(a.path)
-        ]
-    compiled.sources = {f"{env}/{a.path}": a.source for env, a in artifacts}
-    return artifacts
+    graphs = selection.environment_graphs(validated)
+    compiled.nodes = selection.node_hashes(validated, graphs)
+    try:
+        chosen, warnings = selection.select_environments(
+            validated, select, compiled.nodes, previous, graphs
+        )
+    except selection.SelectionError as exc:
+        raise MlspecError(Diagnostic("MLS610", f"--select: {exc}")) from exc
+    compiled.diagnostics = sorted_unique(compiled.diagnostics + warnings)
+    compiled.selection = chosen
+
+
+def _record(compiled: Compiled, stream: ArtifactStream) -> None:
+    """Node hashes (if the selection did not take them) and each file's source."""
+    if compiled.selection is None:
+        from mlspec import selection  # not on `validate`'s path
+
+        compiled.nodes = selection.node_hashes(compiled.validated)
+    compiled.sources = stream.sources
+    compiled.objects = stream.objects
 
 
 def _unselected(previous: Mapping[str, object], compiled: Compiled) -> dict[str, str | None]:
@@ -261,7 +325,7 @@ def _unselected(previous: Mapping[str, object], compiled: Compiled) -> dict[str,
     kept: dict[str, str | None] = {}
     for path in owned if isinstance(owned, dict) else ():
         env = path.split("/", 1)[0]
-        if env not in chosen or path in compiled.files or _listing(path):
+        if env not in chosen or path in compiled.sources or _listing(path):
             continue
         entry = described.get(env) if isinstance(described, dict) else None
         sources = entry.get("sources") if isinstance(entry, dict) else None
@@ -275,29 +339,50 @@ def _listing(path: str) -> bool:
     return path.rpartition("/")[2] == KUSTOMIZATION
 
 
-_API_VERSION = re.compile(rb'^apiVersion: "?([^"\n]*)', re.MULTILINE)
-
-
-def _relist(compiled: Compiled, files: Mapping[str, bytes]) -> dict[str, bytes]:
+def _relist(
+    compiled: Compiled,
+    tree: TreeWriter,
+    previous: Mapping[str, object],
+    kept: Mapping[str, str | None],
+) -> None:
     """Under a selection, the kustomizations of the compiled environments, listing what
-    the tree now holds: the selected nodes' new files and the other nodes' kept ones."""
-    listings: dict[str, bytes] = {}
+    the tree now holds: the selected nodes' new files and the other nodes' kept ones.
+    Listings of directories where nothing changed are carried as they are."""
+    owned = previous.get("files")
+    before = list(owned) if isinstance(owned, dict) else []
     for env in compiled.selection or {}:
         prefix = env + "/"
-        present = [
-            Artifact(path[len(prefix) :], {"apiVersion": _api_version(content)}, "")
-            for path, content in sorted(files.items())
-            if path.startswith(prefix) and not _listing(path)
-        ]
-        tenants = compiled.validated.environments[env].platform.tenants
-        for listing in kustomizations(present, [f"tenants/{t}" for t in tenants]):
-            listings[prefix + listing.path] = dump_yaml(listing.object).encode()
-    return listings
+        objects = set(compiled.objects.get(env, ()))
+        fresh = {
+            path[len(prefix) :]: path[len(prefix) :] in objects
+            for path in compiled.sources
+            if path.startswith(prefix)
+        }
+        update = relisted(
+            fresh,
+            [path[len(prefix) :] for path in kept if path.startswith(prefix)],
+            [path[len(prefix) :] for path in before if path.startswith(prefix)],
+            functools.partial(_previous_listing, tree.out_dir / env),
+            [f"tenants/{t}" for t in compiled.validated.environments[env].platform.tenants],
+        )
+        for listing in update.written:
+            tree.add(prefix + listing.path, dump_yaml(listing.object).encode())
+        for path in update.kept:
+            tree.keep(prefix + path)
 
 
-def _api_version(content: bytes) -> str:
-    found = _API_VERSION.search(content)  # our own emitter's output: a top-level key
-    return found.group(1).decode() if found else ""
+def _previous_listing(root: Path, name: str) -> list[str]:
+    """The resources a previous compile listed in directory ``name`` of ``root``."""
+    import yaml
+
+    directory = root / name
+    try:
+        data = yaml.safe_load((directory / KUSTOMIZATION).read_bytes())
+    except (OSError, yaml.YAMLError) as exc:
+        message = f"cannot read {directory / KUSTOMIZATION}: {exc}; recompile without --select"
+        raise MlspecError(Diagnostic("MLS903", message)) from exc
+    resources = data.get("resources") if isinstance(data, dict) else None
+    return [str(r) for r in resources] if isinstance(resources, list) else []
 
 
 def _environment_entry(

@@ -206,19 +206,43 @@ def _evaluate(ctx: SelectionContext, criteria: SelectionCriteria) -> set[str]:
 # --- content hashes and the previous manifest ----------------------------------------------
 
 
-def node_hashes(validated: Validated) -> dict[str, dict[str, str]]:
-    """environment -> node id -> content hash, for every validated environment."""
+def node_hashes(
+    validated: Validated, graphs: Mapping[str, Graph] | None = None
+) -> dict[str, dict[str, str]]:
+    """environment -> node id -> content hash, for every validated environment (whose
+    graphs may be given: `environment_graphs`)."""
     document = validated.document
     if document is None:  # loaded when validated: a bug if not
         raise AssertionError(f"{validated.spec.display} was not loaded")
     base, _, _ = expand_templates(document, SourceMap())
     hashes: dict[str, dict[str, str]] = {}
+    unpatched: dict[tuple[str, str], str] = {}  # the same in every environment
     for name, env in sorted(validated.environments.items()):
         found = environment_patch(document, name)
         patch = found[0] if found is not None else _ABSENT
-        nodes = extract(env.platform, env.sources).nodes.values()
-        hashes[name] = {n.id: content_hash(base, patch, name, n) for n in nodes}
+        if graphs is not None:
+            nodes: Iterable[Node] = graphs[name].nodes
+        else:
+            nodes = extract(env.platform, env.sources).nodes.values()
+        hashes[name] = {}
+        for node in nodes:
+            if node.kind == "platform" or _fragment(patch, node.pointer) is not _ABSENT:
+                digest = content_hash(base, patch, name, node)
+            else:
+                key = (node.id, node.pointer)
+                if key not in unpatched:
+                    unpatched[key] = content_hash(base, _ABSENT, name, node)
+                digest = unpatched[key]
+            hashes[name][node.id] = digest
     return hashes
+
+
+def environment_graphs(validated: Validated) -> dict[str, Graph]:
+    """The graph of every validated environment."""
+    return {
+        name: build_graph(env.platform, env.sources)
+        for name, env in sorted(validated.environments.items())
+    }
 
 
 def content_hash(base: dict[str, Any], patch: Any, env: str, node: Node) -> str:
@@ -282,13 +306,14 @@ def select_environments(
     text: str,
     hashes: Mapping[str, Mapping[str, str]],
     manifest: Mapping[str, object] | None,
+    graphs: Mapping[str, Graph] | None = None,
 ) -> tuple[dict[str, EnvironmentSelection], list[Diagnostic]]:
     """Evaluate ``text`` in every validated environment; warn of criteria matching nothing."""
     spec = parse_selector(text)
     chosen: dict[str, EnvironmentSelection] = {}
     unmatched: list[set[str]] = []
     for name, env in sorted(validated.environments.items()):
-        graph = build_graph(env.platform, env.sources)
+        graph = graphs[name] if graphs is not None else build_graph(env.platform, env.sources)
         state = State(hashes[name], previous_nodes(manifest, name)) if manifest else None
         result = select(SelectionContext(graph, state), spec)
         chosen[name] = EnvironmentSelection(graph, result.nodes)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.spec.model import Platform
@@ -46,13 +48,28 @@ class Artifact:
     source: str
 
 
+def everything(source: str) -> bool:
+    """The default of `CompileContext.wants`: every artifact is wanted."""
+    return True
+
+
 @dataclass(frozen=True)
 class CompileContext:
+    """What a compiler sees of one environment.
+
+    ``wants(source)`` says whether the artifacts compiled from the spec node at JSON
+    pointer ``source`` are wanted (``compile --select`` compiles only the selected
+    nodes). A compiler may skip building unwanted ones, and should where that is
+    costly; whatever it builds anyway is dropped by the caller.
+    """
+
     env: str
     cluster: str | None
     platform: Platform
     sources: SourceMap
     spec_name: str
+    wants: Callable[[str], bool] = everything
+    _digests: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def provenance(self, source: str, tenant: str | None = None) -> dict[str, dict[str, str]]:
         """Labels and annotations every compiled object carries."""
@@ -61,9 +78,20 @@ class CompileContext:
             labels[LABEL_TENANT] = tenant
         annotations = {
             ANNOTATION_SOURCE: f"{self.spec_name}#{source}",
-            ANNOTATION_SOURCE_DIGEST: node_digest(self.spec_data, source),
+            ANNOTATION_SOURCE_DIGEST: self.source_digest(source),
         }
         return {"labels": labels, "annotations": annotations}
+
+    def source_digest(self, source: str) -> str:
+        """`node_digest` of the node at ``source``, without dumping the whole platform
+        (a selected compile needs a few of them): the node's enclosing model is dumped,
+        which gives the same data as that part of `spec_data`."""
+        digest = self._digests.get(source)
+        if digest is None:
+            model, rest = _enclosing_model(self.platform, source)
+            dumped = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            digest = self._digests[source] = node_digest(dumped, rest)
+        return digest
 
     @functools.cached_property
     def spec_data(self) -> dict[str, Any]:
@@ -114,6 +142,33 @@ def node_digest(spec_data: dict[str, Any], source: str) -> str:
         node = node[int(token)] if isinstance(node, list) else node[token]
     text = json.dumps(node, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _enclosing_model(platform: Platform, source: str) -> tuple[BaseModel, str]:
+    """The innermost model on the way to ``source``, and the rest of the pointer from it."""
+    model: BaseModel = platform
+    node: Any = platform
+    rest: list[str] = []
+    for raw in source.split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, BaseModel):
+            node = getattr(node, _field_names(type(node))[token])
+        elif isinstance(node, dict):
+            node = node[token]
+        elif isinstance(node, list | tuple):
+            node = node[int(token)]
+        else:
+            raise KeyError(source)
+        rest.append(raw)
+        if isinstance(node, BaseModel):
+            model, rest = node, []
+    return model, "".join("/" + token for token in rest)
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """Alias (as in the spec) -> attribute name."""
+    return {(info.alias or name): name for name, info in model.model_fields.items()}
 
 
 def load_compilers(names: Sequence[str] = ()) -> list[Compiler]:

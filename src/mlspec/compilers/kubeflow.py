@@ -35,6 +35,8 @@ class KubeflowCompiler:
         result = CompileResult()
         scheduled: set[str] = set()
         for name, pipeline in sorted(ctx.platform.pipelines.items()):
+            if not _wanted(ctx, name, pipeline.tenant, pipeline.schedule is not None):
+                continue
             found = compile_one(ctx, name)
             result.artifacts += found.artifacts
             result.diagnostics += found.diagnostics
@@ -43,6 +45,14 @@ class KubeflowCompiler:
         for tenant in sorted(scheduled):
             result.artifacts += schedules.runner_artifacts(ctx, tenant)
         return result
+
+
+def _wanted(ctx: CompileContext, name: str, tenant: str, scheduled: bool) -> bool:
+    """A pipeline is built when its objects are wanted, or when it is scheduled and the
+    runner objects of its tenant are (they exist when a scheduled pipeline builds)."""
+    source = f"/pipelines/{name}"
+    wanted = ctx.wants(source) or ctx.wants(f"{source}/schedule")
+    return wanted or (scheduled and ctx.wants(f"/tenants/{tenant}"))
 
 
 def compile_one(ctx: CompileContext, name: str) -> CompileResult:

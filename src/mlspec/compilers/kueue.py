@@ -56,6 +56,8 @@ class KueueCompiler:
         result.diagnostics += gpu.diagnostics(ctx, problems)
         result.artifacts += flavors(ctx)
         for name, tenant in sorted(platform.tenants.items()):
+            if not ctx.wants(_src(name)):
+                continue
             queue = cluster_queue(ctx, name, tenant)
             result.diagnostics += _rule_diagnostics(ctx, name, queue)
             result.artifacts.append(

@@ -37,6 +37,8 @@ class MlflowCompiler:
             return CompileResult()
         state = desired_state(ctx.platform)
         problems = locate(check_desired(state), ctx.sources)
+        if not ctx.wants(SOURCE):
+            return CompileResult([], problems)
         artifact = Artifact(REGISTRATIONS_PATH, registrations_object(ctx, state), SOURCE)
         return CompileResult([artifact], problems)
 

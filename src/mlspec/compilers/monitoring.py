@@ -51,6 +51,8 @@ class MonitoringCompiler:
         result = CompileResult()
         for name, deployment in sorted(ctx.platform.deployments.items()):
             source, tenant = f"/deployments/{name}", deployment.tenant
+            if not ctx.wants(source):
+                continue
             result.artifacts += [
                 Artifact(tenant_path(tenant, "PodMonitor", name), pod_monitor(ctx, name), source),
                 Artifact(
@@ -62,9 +64,14 @@ class MonitoringCompiler:
         for name, monitor in sorted(ctx.platform.monitors.items()):
             problems = monitor_problems(ctx, name, monitor)
             result.diagnostics += problems
-            if not problems:
+            if not problems and _wanted(ctx, f"/monitors/{name}"):
                 result.artifacts += monitor_artifacts(ctx, name, monitor)
         return result
+
+
+def _wanted(ctx: CompileContext, source: str) -> bool:
+    """The node at ``source`` or its drift job (the drift config has a pointer of its own)."""
+    return ctx.wants(source) or ctx.wants(f"{source}/drift")
 
 
 def monitor_artifacts(ctx: CompileContext, name: str, monitor: Monitor) -> list[Artifact]:

@@ -51,6 +51,8 @@ class NvidiaCompiler:
         pools = sorted(ctx.platform.gpu_pools.items())
         shared = {name: pool for name, pool in pools if device_plugin_config(pool) is not None}
         mig = {name: pool for name, pool in pools if gpu.mig_of(pool) is not None}
+        if not ctx.wants(SOURCE):
+            return result
         if shared:
             obj = device_plugin_configmap(ctx, shared)
             result.artifacts.append(

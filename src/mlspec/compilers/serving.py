@@ -80,7 +80,7 @@ class ServingCompiler:
         for name, deployment in sorted(ctx.platform.deployments.items()):
             problems = deployment_problems(ctx, name, deployment)
             result.diagnostics += problems
-            if has_errors(problems):
+            if has_errors(problems) or not ctx.wants(f"/deployments/{name}"):
                 continue
             path = tenant_path(deployment.tenant, "InferenceService", name)
             obj = inference_service(ctx, name, deployment)

@@ -53,10 +53,18 @@ class TenancyCompiler:
         result = CompileResult()
         result.diagnostics += gpu.diagnostics(ctx, gpu.quota_problems(ctx.platform))
         for name, tenant in sorted(ctx.platform.tenants.items()):
+            if not _wanted(ctx, name):
+                continue
             for obj, source in tenant_objects(ctx, name, tenant):
                 path = tenant_path(name, obj["kind"], obj["metadata"]["name"])
                 result.artifacts.append(Artifact(path, obj, source))
         return result
+
+
+def _wanted(ctx: CompileContext, tenant: str) -> bool:
+    """Whether any object of the tenant can be wanted: they come from the tenant's node
+    and from the platform's settings (monitoring, serving)."""
+    return any(ctx.wants(source) for source in (f"/tenants/{tenant}", "/monitoring", "/serving"))
 
 
 def tenant_objects(ctx: CompileContext, name: str, tenant: Tenant) -> list[Sourced]:

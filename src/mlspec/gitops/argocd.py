@@ -34,6 +34,8 @@ def engine_objects(ctx: CompileContext) -> list[Artifact]:
     ]
     for tenant in sorted(ctx.platform.tenants):
         source = f"/tenants/{tenant}"
+        if not ctx.wants(source):
+            continue
         name = _name(ctx, tenant)
         objects.append(
             _artifact(f"argocd/appproject-{name}.yaml", _tenant_project(ctx, tenant), source)

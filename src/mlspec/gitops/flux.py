@@ -27,7 +27,8 @@ def engine_objects(ctx: CompileContext) -> list[Artifact]:
         Artifact(f"flux/kustomization-{platform}.yaml", _platform_sync(ctx, platform), "/gitops"),
     ]
     for tenant in sorted(ctx.platform.tenants):
-        objects += _tenant_objects(ctx, tenant, platform)
+        if ctx.wants(f"/tenants/{tenant}"):
+            objects += _tenant_objects(ctx, tenant, platform)
     return objects
 
 

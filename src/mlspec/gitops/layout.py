@@ -45,14 +45,27 @@ _CLUSTER_SETUP_GROUPS = ("kueue.x-k8s.io/", "scheduling.k8s.io/", "rbac.authoriz
 
 def arrange(ctx: CompileContext, artifacts: Iterable[Artifact]) -> list[Artifact]:
     """Final paths, engine objects and kustomizations for one environment."""
-    placed = [_place(artifact) for artifact in artifacts]
+    placed = [place(ctx, artifact) for artifact in artifacts]
+    placed += engine_artifacts(ctx)
+    return placed + kustomizations(placed, tenant_dirs(ctx))
+
+
+def place(ctx: CompileContext, artifact: Artifact) -> Artifact:
+    """A compiler's artifact at its final path (with its sync wave under Argo CD)."""
+    placed = _place(artifact)
+    return _with_sync_wave(placed) if ctx.platform.gitops.engine == "argocd" else placed
+
+
+def engine_artifacts(ctx: CompileContext) -> list[Artifact]:
+    """The engine objects that sync the environment's tree."""
     if ctx.platform.gitops.engine == "argocd":
-        placed = [_with_sync_wave(artifact) for artifact in placed]
-        placed += argocd.engine_objects(ctx)
-    else:
-        placed += flux.engine_objects(ctx)
-    tenant_dirs = [f"tenants/{tenant}" for tenant in ctx.platform.tenants]
-    return placed + kustomizations(placed, tenant_dirs)
+        return argocd.engine_objects(ctx)
+    return flux.engine_objects(ctx)
+
+
+def tenant_dirs(ctx: CompileContext) -> list[str]:
+    """The directories an engine syncs by path: each gets a kustomization, even empty."""
+    return [f"tenants/{tenant}" for tenant in ctx.platform.tenants]
 
 
 def is_kubernetes_object(obj: dict[str, Any]) -> bool:
@@ -93,11 +106,16 @@ def kustomizations(artifacts: Iterable[Artifact], required: Iterable[str] = ()) 
     but not the engine's bootstrap directory. ``required`` directories get one even
     when empty, because an engine syncs them by path.
     """
+    objects = (a.path for a in artifacts if is_kubernetes_object(a.object))
+    return listings(objects, required)
+
+
+def listings(objects: Iterable[str], required: Iterable[str] = ()) -> list[Artifact]:
+    """`kustomizations` of the paths of the Kubernetes objects of an environment."""
     files: dict[str, list[str]] = {directory: [] for directory in required}
-    for artifact in artifacts:
-        if is_kubernetes_object(artifact.object):
-            directory, _, name = artifact.path.rpartition("/")
-            files.setdefault(directory, []).append(name)
+    for path in objects:
+        directory, _, name = path.rpartition("/")
+        files.setdefault(directory, []).append(name)
     children: dict[str, set[str]] = {}
     for directory in list(files):
         while directory:
@@ -106,12 +124,12 @@ def kustomizations(artifacts: Iterable[Artifact], required: Iterable[str] = ()) 
             directory = parent
     directories = set(files) | set(children)
     return [
-        _kustomization(d, files.get(d, []), sorted(children.get(d, ())))
-        for d in sorted(directories)
+        kustomization(d, files.get(d, []), sorted(children.get(d, ()))) for d in sorted(directories)
     ]
 
 
-def _kustomization(directory: str, names: list[str], children: list[str]) -> Artifact:
+def kustomization(directory: str, names: list[str], children: list[str]) -> Artifact:
+    """The listing of ``directory``: its object files and subdirectories, sorted."""
     prefix = f"{directory}/" if directory else ""
     if not directory:
         children = [c for c in children if c not in ENGINE_DIRS]

@@ -19,25 +19,35 @@ EnvArtifact = tuple[str, Artifact]  # (environment, artifact)
 def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
     """``locate`` maps an environment to a function: JSON pointer -> Location."""
     diagnostics: list[Diagnostic] = []
-    seen: dict[str, Artifact] = {}
+    seen: dict[str, str] = {}
     for env, artifact in artifacts:
-        path = f"{env}/{artifact.path}"
-        where = locate[env](artifact.source)
-        first = seen.get(path)
-        if first is not None:
-            diagnostics.append(_collision(path, first, artifact, where, locate[env]))
-        else:
-            seen[path] = artifact
-        if _is_secret_with_data(artifact.object):
-            diagnostics.append(
-                Diagnostic(
-                    "MLS803",
-                    f"{path}: a Secret with data would be committed to git",
-                    where,
-                    artifact.source,
-                    "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
-                )
+        diagnostics += check_placement(env, artifact, seen, locate[env])
+    return diagnostics
+
+
+def check_placement(
+    env: str, artifact: Artifact, seen: dict[str, str], locate: Any
+) -> list[Diagnostic]:
+    """Rules 3 and 7 for one artifact: no second object at a path (``seen``: path -> the
+    source of the first, filled in here) and no Secret with data."""
+    diagnostics: list[Diagnostic] = []
+    path = f"{env}/{artifact.path}"
+    where = locate(artifact.source)
+    first = seen.get(path)
+    if first is not None:
+        diagnostics.append(_collision(path, first, artifact.source, where, locate))
+    else:
+        seen[path] = artifact.source
+    if _is_secret_with_data(artifact.object):
+        diagnostics.append(
+            Diagnostic(
+                "MLS803",
+                f"{path}: a Secret with data would be committed to git",
+                where,
+                artifact.source,
+                "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
             )
+        )
     return diagnostics
 
 
@@ -58,17 +68,31 @@ def check_schemas(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> l
         key = fingerprint(artifact.object)
         if key not in checked:
             checked[key] = check_object(artifact.object)
-        for problem in checked[key]:
-            diagnostics.append(
-                Diagnostic(
-                    "MLS804",
-                    f"{env}/{artifact.path}: {problem}",
-                    locate[env](artifact.source),
-                    artifact.source,
-                    "the compiled object would be rejected by the cluster",
-                )
-            )
+        diagnostics += schema_diagnostics(env, artifact, checked[key], locate[env])
     return diagnostics
+
+
+def schema_problems(obj: dict[str, Any]) -> list[Any]:
+    """What the cluster would reject in ``obj`` (nothing for mlspec's own documents)."""
+    from mlspec.gitops.layout import is_kubernetes_object
+    from mlspec.output.kubeschema import check_object
+
+    return check_object(obj) if is_kubernetes_object(obj) else []
+
+
+def schema_diagnostics(
+    env: str, artifact: Artifact, problems: Iterable[Any], locate: Any
+) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "MLS804",
+            f"{env}/{artifact.path}: {problem}",
+            locate(artifact.source),
+            artifact.source,
+            "the compiled object would be rejected by the cluster",
+        )
+        for problem in problems
+    ]
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -77,14 +101,14 @@ def fingerprint(obj: dict[str, Any]) -> str:
 
 
 def _collision(
-    path: str, first: Artifact, second: Artifact, where: Location | None, locate: Any
+    path: str, first: str, second: str, where: Location | None, locate: Any
 ) -> Diagnostic:
-    first_location = locate(first.source)
+    first_location = locate(first)
     return Diagnostic(
         "MLS801",
-        f"two objects compile to {path}: from {first.source} and {second.source}",
+        f"two objects compile to {path}: from {first} and {second}",
         where,
-        second.source,
+        second,
         "rename one of them",
         related=(first_location,) if first_location else (),
     )

@@ -18,6 +18,7 @@ can), and another process writing into ``out_dir`` during a run may lose its wri
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -29,7 +30,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from mlspec.output.emit import dump_json
 MANIFEST = "manifest.json"
 
 _COMPONENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\Z")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _MAX_COMPONENT_BYTES = 255
 _MAX_PATH_BYTES = 1024
@@ -75,15 +77,187 @@ def write_tree(
     Raises ``WriteError`` for invalid paths, unowned entries in the way, a corrupt
     previous manifest or any I/O failure; ``out_dir`` is then exactly as it was.
     """
-    out_dir = Path(os.path.abspath(out_dir))
-    try:
-        return _write_tree(out_dir, files, manifest)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise WriteError(
-            f"could not write {str(out_dir)!r}: {reason}{where}; the previous tree is unchanged"
-        ) from exc
+    paths = _validate_files(files)
+    with TreeWriter(out_dir) as tree:
+        for path in paths:
+            tree.add(path, files[path])
+        return tree.commit(manifest)
+
+
+class TreeWriter:
+    """The new tree, built file by file in a sibling temporary directory and swapped in
+    by `commit`; leaving the ``with`` block without a commit discards it.
+
+    Files equal to the ones already in ``out_dir`` are not rewritten: they are
+    hard-linked from the previous tree once the tree is known to change (until then
+    nothing is created at all, so an unchanged compile writes nothing). `keep` carries
+    a file of the previous tree the same way, without reading it.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(os.path.abspath(out_dir))
+        self._owned: frozenset[str] | None = None
+        self._manifest: dict[str, object] | None = None
+        self._previous: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
+        self._folded: dict[str, str] = {}
+        self._dirs: set[str] = set()
+        self._known_dirs: set[str] = set()
+        self._same: list[str] = []
+        self._made: set[str] = set()
+        self._tmp: Path | None = None
+        self._written = 0
+
+    def __enter__(self) -> TreeWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    @property
+    def manifest(self) -> dict[str, object] | None:
+        """The manifest of the previous write (`read_owned_manifest`), read once."""
+        with self._guard():
+            self._start()
+        return self._manifest
+
+    def add(self, path: str, content: bytes) -> None:
+        """Put ``content`` at ``path`` in the new tree."""
+        with self._guard():
+            self._claim(path)
+            if not isinstance(content, bytes):
+                raise TypeError(f"content of {path!r} must be bytes, not {type(content).__name__}")
+            self._digests[path] = hashlib.sha256(content).hexdigest()
+            if not _differs(f"{self.out_dir}/{path}", content):
+                self._keep_same(path)
+                return
+            self._written += 1
+            self._materialize()
+            _write_file(self._parent(path) + path.rpartition("/")[2], content)
+
+    def keep(self, path: str) -> None:
+        """Carry ``path``, a file the previous compile wrote, into the new tree as it is."""
+        with self._guard():
+            self._claim(path, checked=True)  # read_owned_manifest checked its paths
+            digest = self._previous.get(path)
+            if digest is None:
+                raise WriteError(f"{path!r} is not in the previous manifest: it cannot be kept")
+            self._digests[path] = digest
+            self._keep_same(path)
+
+    def commit(self, manifest: dict[str, object]) -> WriteSummary:
+        """Write the manifest and swap the new tree in (nothing at all if nothing changed)."""
+        with self._guard():
+            self._start()
+            assert self._owned is not None
+            if "files" in manifest:
+                raise ValueError("the manifest's 'files' key is filled in by write_tree")
+            digests = dict(sorted(self._digests.items()))
+            manifest_bytes = dump_json({**manifest, "files": digests}).encode("utf-8")
+            removed = tuple(sorted(self._owned - set(self._digests) - {MANIFEST}))
+            unchanged = not self._written and not removed
+            if unchanged and not _differs(self.out_dir / MANIFEST, manifest_bytes):
+                self.discard()
+                return WriteSummary(written=0, removed=(), changed=False)
+            self._materialize()
+            assert self._tmp is not None
+            tmp, self._tmp = self._tmp, None
+            try:
+                _finish(tmp, self.out_dir, self._owned, manifest_bytes)
+            except BaseException:
+                _remove_tree(tmp)
+                raise
+            return WriteSummary(written=self._written, removed=removed, changed=True)
+
+    def discard(self) -> None:
+        """Remove the temporary tree, if there is one; ``out_dir`` was never touched."""
+        if self._tmp is not None:
+            tmp, self._tmp = self._tmp, None
+            _remove_tree(tmp)
+
+    # --- internals -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """I/O errors become WriteError; any failure discards the temporary tree."""
+        try:
+            yield
+        except OSError as exc:
+            self.discard()
+            reason = exc.strerror or str(exc)
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise WriteError(
+                f"could not write {str(self.out_dir)!r}: {reason}{where}; "
+                "the previous tree is unchanged"
+            ) from exc
+        except BaseException:
+            self.discard()
+            raise
+
+    def _start(self) -> None:
+        if self._owned is not None:
+            return
+        _check_out_dir(self.out_dir)
+        manifest = self._manifest = read_owned_manifest(self.out_dir)
+        self._owned = _owned_files(manifest)
+        files = manifest.get("files") if manifest else None
+        self._previous = dict(files) if isinstance(files, dict) else {}
+
+    def _claim(self, path: str, checked: bool = False) -> None:
+        """Check ``path`` alone (unless ``checked``) and against every path claimed before."""
+        self._start()
+        assert self._owned is not None
+        if not checked:
+            _check_output_path(path)
+        if path in self._digests:
+            raise WriteError(f"{path!r} is written twice")
+        other = self._folded.setdefault(path.casefold(), path)
+        if other != path:  # same name in another case: breaks checkouts on macOS and Windows
+            raise WriteError(f"output paths {other!r} and {path!r} differ only in case")
+        if path in self._dirs:
+            raise WriteError(f"{path!r} is both a file and a directory")
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in self._digests:
+                raise WriteError(f"{prefix!r} is both a file and a directory")
+            self._dirs.add(prefix)
+        _check_collision(self.out_dir, path, self._owned, self._known_dirs)
+
+    def _keep_same(self, path: str) -> None:
+        if self._tmp is None:
+            self._same.append(path)  # linked if and when the tree changes
+        else:
+            self._link_same(path)
+
+    def _materialize(self) -> None:
+        """Create the temporary tree (on the first change) with the files kept so far."""
+        if self._tmp is not None:
+            return
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.out_dir.name}.mlspec-tmp-", dir=self.out_dir.parent)
+        )
+        self._made = set()
+        pending, self._same = self._same, []
+        for path in pending:
+            self._link_same(path)
+
+    def _link_same(self, path: str) -> None:
+        target = Path(self._parent(path) + path.rpartition("/")[2])
+        _link_or_copy(f"{self.out_dir}/{path}", target)
+
+    def _parent(self, path: str) -> str:
+        """The directory of ``path`` in the temporary tree (with a trailing slash),
+        created if need be. Plain strings: path objects cost more than the syscalls."""
+        assert self._tmp is not None
+        parent = f"{self._tmp}/"
+        for part in path.split("/")[:-1]:
+            parent = f"{parent}{part}/"
+            if parent not in self._made:
+                _ensure_dir(parent[:-1])
+                self._made.add(parent)
+        return parent
 
 
 def read_owned_manifest(out_dir: Path) -> dict[str, object] | None:
@@ -113,6 +287,8 @@ def read_owned_manifest(out_dir: Path) -> dict[str, object] | None:
 
 def validate_path(path: str) -> None:
     """Raise ``WriteError`` unless ``path`` is a safe relative POSIX path for the tree."""
+    if _plainly_safe(path):
+        return
     if not isinstance(path, str) or not path:
         raise WriteError(f"invalid output path {path!r}: empty")
     if "\\" in path:
@@ -131,22 +307,6 @@ def validate_path(path: str) -> None:
                 f"invalid output path {path!r}: components must match [A-Za-z0-9._-]+ "
                 "and not start with '.'"
             )
-
-
-def _write_tree(
-    out_dir: Path, files: Mapping[str, bytes], manifest: dict[str, object]
-) -> WriteSummary:
-    paths = _validate_files(files)
-    _check_out_dir(out_dir)
-    owned = _owned_files(read_owned_manifest(out_dir))
-    _check_collisions(out_dir, paths, owned)
-    manifest_bytes = _manifest_bytes(manifest, files, paths)
-    written = [path for path in paths if _differs(out_dir / path, files[path])]
-    removed = tuple(sorted(owned - set(files) - {MANIFEST}))
-    if not written and not removed and not _differs(out_dir / MANIFEST, manifest_bytes):
-        return WriteSummary(written=0, removed=(), changed=False)
-    _replace_tree(out_dir, files, paths, owned, manifest_bytes)
-    return WriteSummary(written=len(written), removed=removed, changed=True)
 
 
 # --- validation (no writes) ----------------------------------------------------------
@@ -170,6 +330,13 @@ def _validate_files(files: Mapping[str, bytes]) -> list[str]:
             if "/".join(parts[:depth]) in files:
                 raise WriteError(f"{'/'.join(parts[:depth])!r} is both a file and a directory")
     return paths
+
+
+def _plainly_safe(path: object) -> bool:
+    """The common case in one match (ASCII only, so characters are bytes)."""
+    if not isinstance(path, str) or len(path) > _MAX_PATH_BYTES or not _SAFE_PATH.match(path):
+        return False
+    return max(map(len, path.split("/"))) <= _MAX_COMPONENT_BYTES
 
 
 def _check_output_path(path: str) -> None:
@@ -221,27 +388,25 @@ def _owned_files(manifest: dict[str, object] | None) -> frozenset[str]:
     return frozenset({MANIFEST, *files})
 
 
-def _check_collisions(out_dir: Path, paths: list[str], owned: frozenset[str]) -> None:
-    """Refuse paths that land on, or below, something mlspec does not own."""
-    known_dirs: set[str] = set()
-    for path in paths:
-        parts = path.split("/")
-        for depth in range(1, len(parts) + 1):
-            rel = "/".join(parts[:depth])
-            if rel in known_dirs:
-                continue
-            mode = _lstat_mode(out_dir / rel)
-            if mode is None or (stat.S_ISREG(mode) and rel in owned):
-                break  # nothing there, or a file of ours that will go away
-            if stat.S_ISDIR(mode) and depth < len(parts):
-                known_dirs.add(rel)
-                continue
-            if stat.S_ISDIR(mode) and _prunable(out_dir / rel, rel, owned):
-                break  # a directory of ours only, which the new tree will not have
-            raise WriteError(
-                f"refusing to overwrite {rel!r} ({_kind(mode)}) in {str(out_dir)!r}, which "
-                f"mlspec does not own; it is in the way of {path!r}"
-            )
+def _check_collision(out_dir: Path, path: str, owned: frozenset[str], known_dirs: set[str]) -> None:
+    """Refuse a path that lands on, or below, something mlspec does not own."""
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        rel = "/".join(parts[:depth])
+        if rel in known_dirs:
+            continue
+        mode = _lstat_mode(f"{out_dir}/{rel}")
+        if mode is None or (stat.S_ISREG(mode) and rel in owned):
+            break  # nothing there, or a file of ours that will go away
+        if stat.S_ISDIR(mode) and depth < len(parts):
+            known_dirs.add(rel)
+            continue
+        if stat.S_ISDIR(mode) and _prunable(out_dir / rel, rel, owned):
+            break  # a directory of ours only, which the new tree will not have
+        raise WriteError(
+            f"refusing to overwrite {rel!r} ({_kind(mode)}) in {str(out_dir)!r}, which "
+            f"mlspec does not own; it is in the way of {path!r}"
+        )
 
 
 def _prunable(directory: Path, rel: str, owned: frozenset[str]) -> bool:
@@ -267,16 +432,7 @@ def _kind(mode: int) -> str:
     return "a file" if stat.S_ISREG(mode) else "a special file"
 
 
-def _manifest_bytes(
-    manifest: dict[str, object], files: Mapping[str, bytes], paths: list[str]
-) -> bytes:
-    if "files" in manifest:
-        raise ValueError("the manifest's 'files' key is filled in by write_tree")
-    digests = {path: hashlib.sha256(files[path]).hexdigest() for path in paths}
-    return dump_json({**manifest, "files": digests}).encode("utf-8")
-
-
-def _differs(path: Path, content: bytes) -> bool:
+def _differs(path: str | Path, content: bytes) -> bool:
     """Whether ``path`` is anything but a 0644 regular file holding ``content``."""
     try:
         st = os.lstat(path)
@@ -290,58 +446,33 @@ def _differs(path: Path, content: bytes) -> bool:
 # --- building and swapping -----------------------------------------------------------
 
 
-def _replace_tree(
-    out_dir: Path,
-    files: Mapping[str, bytes],
-    paths: list[str],
-    owned: frozenset[str],
-    manifest_bytes: bytes,
-) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+def _finish(tmp: Path, out_dir: Path, owned: frozenset[str], manifest_bytes: bytes) -> None:
+    """Complete ``tmp`` (it holds the new files) and swap it in place of ``out_dir``."""
     cwd = _cwd_inside(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.mlspec-tmp-", dir=out_dir.parent))
-    try:
-        _build(tmp, out_dir, files, paths, owned, manifest_bytes)
-        old = _swap(tmp, out_dir)
-    except BaseException:
-        _remove_tree(tmp)
-        raise
-    if old is not None:
-        _remove_tree(old)
-    if cwd is not None:
-        _return_to(cwd, out_dir)
-
-
-def _build(
-    tmp: Path,
-    out_dir: Path,
-    files: Mapping[str, bytes],
-    paths: list[str],
-    owned: frozenset[str],
-    manifest_bytes: bytes,
-) -> None:
-    """Fill ``tmp`` with the unowned part of ``out_dir`` and the new files."""
     dir_modes: list[tuple[Path, int]] = []
     if os.path.lexists(out_dir):
         _carry(out_dir, tmp, "", owned, dir_modes)
         dir_modes.append((tmp, stat.S_IMODE(os.lstat(out_dir).st_mode)))
     else:
         dir_modes.append((tmp, _DIR_MODE))
-    made: set[Path] = set()
-    for path in paths:
-        _write_new(tmp, path, files[path], made)
     _write_file(tmp / MANIFEST, manifest_bytes)
     # Modes last and children first: a carried read-only directory must still have
     # received its new files.
     for directory, mode in dir_modes:
         os.chmod(directory, mode)
+    old = _swap(tmp, out_dir)
+    if old is not None:
+        _remove_tree(old)
+    if cwd is not None:
+        _return_to(cwd, out_dir)
 
 
 def _carry(
     src: Path, dst: Path, prefix: str, owned: frozenset[str], dir_modes: list[tuple[Path, int]]
-) -> bool:
-    """Recreate the unowned entries of ``src`` in ``dst``; True if owned files were left out."""
-    dropped = False
+) -> tuple[bool, bool]:
+    """Recreate the unowned entries of ``src`` in ``dst`` (which may already hold new
+    files); return whether owned files were left out and whether anything was carried."""
+    dropped = carried = False
     with os.scandir(src) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
@@ -349,30 +480,39 @@ def _carry(
         target = dst / entry.name
         if entry.is_symlink():
             os.symlink(os.readlink(entry.path), target)
+            carried = True
         elif entry.is_dir(follow_symlinks=False):
-            dropped |= _carry_dir(Path(entry.path), target, rel, owned, dir_modes)
+            below, kept = _carry_dir(Path(entry.path), target, rel, owned, dir_modes)
+            dropped, carried = dropped or below, carried or kept
         elif rel in owned and entry.is_file(follow_symlinks=False):
             dropped = True
         else:
             _link_or_copy(entry.path, target)
-    return dropped
+            carried = True
+    return dropped, carried
 
 
 def _carry_dir(
     src: Path, dst: Path, rel: str, owned: frozenset[str], dir_modes: list[tuple[Path, int]]
-) -> bool:
-    os.mkdir(dst, 0o700)
-    dropped = _carry(src, dst, rel + "/", owned, dir_modes)
-    if dropped and _is_empty(dst):
-        os.rmdir(dst)  # only held files we no longer write: do not leave it behind
-    else:
-        dir_modes.append((dst, stat.S_IMODE(os.lstat(src).st_mode)))
-    return dropped
-
-
-def _is_empty(directory: Path) -> bool:
-    with os.scandir(directory) as scan:
-        return next(scan, None) is None
+) -> tuple[bool, bool]:
+    """Carry one directory. One that held only files we no longer write is left out, or,
+    when new files go there, keeps the mode new directories get: as if it were new."""
+    try:
+        os.mkdir(dst, 0o700)
+        existed = False
+    except FileExistsError:
+        if not stat.S_ISDIR(os.lstat(dst).st_mode):  # a new file where our directory was
+            if _prunable(src, rel, owned):
+                return True, False
+            raise WriteError(f"{str(dst)!r} is not a directory") from None
+        existed = True
+    dropped, carried = _carry(src, dst, rel + "/", owned, dir_modes)
+    if dropped and not carried:
+        if not existed:
+            os.rmdir(dst)
+        return dropped, False
+    dir_modes.append((dst, stat.S_IMODE(os.lstat(src).st_mode)))
+    return dropped, True
 
 
 def _link_or_copy(src: str, dst: Path) -> None:
@@ -385,18 +525,7 @@ def _link_or_copy(src: str, dst: Path) -> None:
         shutil.copy2(src, dst, follow_symlinks=False)
 
 
-def _write_new(tmp: Path, path: str, content: bytes, made: set[Path]) -> None:
-    *dirs, name = path.split("/")
-    parent = tmp
-    for part in dirs:
-        parent = parent / part
-        if parent not in made:
-            _ensure_dir(parent)
-            made.add(parent)
-    _write_file(parent / name, content)
-
-
-def _ensure_dir(path: Path) -> None:
+def _ensure_dir(path: str | Path) -> None:
     try:
         os.mkdir(path)
     except FileExistsError:
@@ -406,12 +535,17 @@ def _ensure_dir(path: Path) -> None:
     os.chmod(path, _DIR_MODE)
 
 
-def _write_file(path: Path, content: bytes) -> None:
+def _write_file(path: str | Path, content: bytes) -> None:
     """Create ``path`` (never overwrite, never follow a symlink) with mode 0644."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    with os.fdopen(os.open(path, flags, _FILE_MODE), "wb") as handle:
-        os.fchmod(handle.fileno(), _FILE_MODE)  # independent of the umask
-        handle.write(content)
+    fd = os.open(path, flags, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)  # independent of the umask
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _swap(tmp: Path, out_dir: Path) -> Path | None:
@@ -526,13 +660,13 @@ def _return_to(cwd: Path, out_dir: Path) -> None:
 # --- small helpers -------------------------------------------------------------------
 
 
-def _lstat_mode(path: Path) -> int | None:
+def _lstat_mode(path: str | Path) -> int | None:
     try:
         return os.lstat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return None
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: str | Path) -> bytes:
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
         return handle.read()

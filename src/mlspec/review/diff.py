@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -62,7 +63,7 @@ def read_side(argument: str) -> SpecFile:
     return SpecFile(argument, PurePosixPath(path).name, done.stdout)
 
 
-def object_changes(before: dict[str, bytes], after: dict[str, bytes]) -> list[ObjectChange]:
+def object_changes(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> list[ObjectChange]:
     """Compare two compiled trees (path -> bytes), ignoring kustomization listings."""
     changes: list[ObjectChange] = []
     for path in sorted(set(before) | set(after)):
