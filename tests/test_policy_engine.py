@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlspec.diagnostics import Location, MlspecError, Severity
-from mlspec.policy import PolicyOptions, check
+from mlspec.policy import PARALLEL_SPEC_BYTES, PolicyOptions, check
 from mlspec.policy.engine import EmbeddedEngine
 from mlspec.policy.inputs import API_VERSION, build_input
 from mlspec.policy.modules import (
@@ -22,6 +22,7 @@ from mlspec.policy.modules import (
     result_rules,
     scan_module,
 )
+from mlspec.policy.runner import PolicyRun, start_policies
 from mlspec.policy.sandbox import _run_in_thread, run_bounded, start_bounded
 from mlspec.spec.frontend import SpecFile, Validated, validate_spec
 from tests.conftest import EXAMPLE
@@ -449,3 +450,30 @@ def test_only_the_top_level_keys_the_policies_read_are_built(validated: Validate
     assert set(document) == {"apiVersion", "environment", "tenants"}
     whole = [scan_module("b.rego", HEADER + 'deny contains "x" if count(input) > 9\n')]
     assert input_keys(modules + whole) is None
+
+
+# --- environments: in parallel, or one after another --------------------------------------------
+
+
+def test_one_process_for_every_environment_says_what_one_each_says() -> None:
+    both = validate_spec(SpecFile.read(EXAMPLE))
+    assert sorted(both.environments) == ["prod", "staging"]
+    reports = {}
+    for parallel in (True, False):
+        run = PolicyRun(PolicyOptions(), parallel=parallel)
+        for _, env in sorted(both.environments.items()):
+            run.start(env)
+        run.launch()
+        processes = {id(pending) for pending in run._pending.values()}
+        assert len(processes) == (2 if parallel else 1)
+        reports[parallel] = run.report()
+    assert reports[True].diagnostics == reports[False].diagnostics
+    assert any("(environment prod)" in d.message for d in reports[False].diagnostics)
+
+
+def test_a_large_spec_evaluates_its_environments_one_after_another() -> None:
+    spec = SpecFile.read(EXAMPLE)
+    large = SpecFile(spec.display, spec.name, spec.raw + b"#" * PARALLEL_SPEC_BYTES)
+    run = start_policies(validate_spec(large), PolicyOptions())
+    assert len({id(pending) for pending in run._pending.values()}) == 1
+    assert run.report().packages

@@ -72,13 +72,15 @@ def compile_spec(
     selection.py) only the selected nodes' artifacts are compiled and kept; ``previous``
     is the manifest that ``state:`` selectors compare with.
     """
-    policies = new_policy_run(policy) if policy is not None else None
+    policies = new_policy_run(policy, len(spec.raw)) if policy is not None else None
     validated = validate_spec(spec, environments, on_valid=policies.start if policies else None)
     compiled = Compiled(validated, list(validated.diagnostics))
     if not compiled.ok:
         if policies is not None:
             policies.cancel()
         return compiled
+    if policies is not None:
+        policies.launch()  # the environments still waiting: they run while we compile
     plugins = load_compilers(compilers)
     if select is not None:
         with stage("select"):

@@ -26,7 +26,7 @@ def validate(
     """Validate ``spec``; when it is valid, run the policies on every environment (the
     default bundle and ``policy.policy_dirs``; ``policy=None`` skips them). A policy that
     cannot be loaded or evaluated raises MlspecError (exit 2): it is never a pass."""
-    run = new_policy_run(policy) if policy is not None else None
+    run = new_policy_run(policy, len(spec.raw)) if policy is not None else None
     validated = validate_spec(spec, environments, on_valid=run.start if run else None)
     checked = Checked(validated.spec, validated.environments, validated.diagnostics)
     if run is not None and not validated.ok:

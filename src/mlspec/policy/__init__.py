@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 60.0  # CPU seconds for one environment's evaluation, or one test run:
 # a guard against runaway policies, with room for the ~25 s that 5,000 tenants take
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundle"
+# Up to this size (about 1,400 tenants), each environment's policies run in a process of
+# its own, in parallel (rego-cpp takes some 350 bytes of memory per byte of spec).
+PARALLEL_SPEC_BYTES = 3 << 20
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,11 @@ def check(validated: Validated, options: PolicyOptions) -> PolicyReport:
     return run_policies(validated, options)
 
 
-def new_run(options: PolicyOptions) -> PolicyRun:
+def new_run(options: PolicyOptions, spec_bytes: int) -> PolicyRun:
     """A run to `start` environment by environment as each is validated (see
-    `mlspec.spec.frontend.validate_spec`'s ``on_valid``), then `report`."""
+    `mlspec.spec.frontend.validate_spec`'s ``on_valid``), `launch`, then `report`.
+    Environments are evaluated in parallel when the spec is at most
+    `PARALLEL_SPEC_BYTES` long, else one after another (memory: see `PolicyRun`)."""
     from mlspec.policy.runner import PolicyRun
 
-    return PolicyRun(options)
+    return PolicyRun(options, parallel=spec_bytes <= PARALLEL_SPEC_BYTES)

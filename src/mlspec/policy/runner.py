@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.policy import DEFAULT_BUNDLE, PolicyOptions, PolicyReport
+from mlspec.policy import DEFAULT_BUNDLE, PARALLEL_SPEC_BYTES, PolicyOptions, PolicyReport
 from mlspec.policy.engine import EmbeddedEngine, Engine, Outcome, Pending
 from mlspec.policy.inputs import build_input
 from mlspec.policy.modules import (
@@ -27,56 +27,76 @@ def run_policies(validated: Validated, options: PolicyOptions) -> PolicyReport:
 
 def start_policies(validated: Validated, options: PolicyOptions) -> PolicyRun:
     """Start evaluating every environment and return at once; `PolicyRun.report` waits."""
-    run = PolicyRun(options)
+    run = PolicyRun(options, parallel=len(validated.spec.raw) <= PARALLEL_SPEC_BYTES)
     for _, env in sorted(validated.environments.items()):
         run.start(env)
+    run.launch()
     return run
 
 
-def _what(environment: str) -> str:
-    return f"evaluating policies (environment {environment})"
+def _what(environments: list[str]) -> str:
+    return f"evaluating policies (environment {', '.join(environments)})"
 
 
 class PolicyRun:
-    """Policies evaluated environment by environment, each in a process of its own.
+    """Policies evaluated environment by environment, in child processes.
 
-    `start` an environment as soon as it is valid: its evaluation runs while the caller
-    goes on (validating the next environment, compiling), on another core. `report`
-    waits for them all; `cancel` stops them when the spec turns out invalid after all.
-    A policy that does not load is an error of `report`, not of `start`: an invalid
-    spec is reported as such, whatever the policies.
+    `start` an environment as soon as it is valid. With ``parallel``, its evaluation
+    starts at once in a process of its own, while the caller goes on (validating the
+    next environment, compiling) on another core. Otherwise the environments wait for
+    `launch`, which evaluates them all, one after another, in a single process: rego-cpp
+    needs about 1.5 KiB of memory per node of the input document (some 3.5 GiB per
+    environment at 5,000 tenants), and one such process at a time is enough.
+
+    `report` waits for the evaluations (launching them first if need be); `cancel` stops
+    them when the spec turns out invalid after all. A policy that does not load is an
+    error of `report`, not of `start`: an invalid spec is reported as such, whatever the
+    policies.
     """
 
-    def __init__(self, options: PolicyOptions) -> None:
+    def __init__(self, options: PolicyOptions, parallel: bool = True) -> None:
         self._options = options
+        self._parallel = parallel
         self._loaded: tuple[PolicySet, list[RuleRef], frozenset[str] | None, Engine] | None = None
         self._environments: dict[str, EnvironmentSpec] = {}
+        self._queued: list[EnvironmentSpec] = []
         self._pending: dict[str, Pending] = {}
         self._error: MlspecError | None = None
         self._report: PolicyReport | None = None
 
     def start(self, env: EnvironmentSpec) -> None:
-        if self._error is not None:
+        self._queued.append(env)
+        if self._parallel:
+            self.launch()
+
+    def launch(self) -> None:
+        """Evaluate the environments started so far (in one process: see the class)."""
+        queued, self._queued = self._queued, []
+        if self._error is not None or not queued:
             return
         try:
             policies, rules, keys, engine = self._load()
-            documents = {env.name: partial(build_input, env, keys)}
-            self._pending[env.name] = engine.start(policies, documents, rules, _what(env.name))
+            names = [env.name for env in queued]
+            documents = {env.name: partial(build_input, env, keys) for env in queued}
+            pending = engine.start(policies, documents, rules, _what(names))
         except MlspecError as exc:
             self._error = exc
             self.cancel()
             return
-        self._environments[env.name] = env
+        for env in queued:
+            self._environments[env.name] = env
+            self._pending[env.name] = pending
 
     def report(self) -> PolicyReport:
         """The located denies and warnings of every started environment. Raises
         MlspecError (exit 2) when the policies failed to load or an evaluation failed;
         with several failures, that of the first environment."""
+        self.launch()
         if self._error is not None:
             raise self._error
         if self._report is None:
             try:
-                outcomes = {name: self._pending[name].result()[name] for name in self._pending}
+                outcomes = {name: run.result()[name] for name, run in self._pending.items()}
             finally:
                 self.cancel()  # after a failure, the other environments' evaluations
             _, rules, _, _ = self._load()
@@ -84,6 +104,7 @@ class PolicyRun:
         return self._report
 
     def cancel(self) -> None:
+        self._queued = []
         for pending in self._pending.values():
             pending.cancel()
 
