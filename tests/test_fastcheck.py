@@ -95,3 +95,53 @@ def test_bounds_enums_and_combinators_behave_like_json_schema() -> None:
     ):
         assert not _valid(fast, bad), bad
     assert _valid(fast, {"n": 2.0})  # 2.0 is an integer to JSON Schema
+
+
+def _interpreted(validator: FastValidator, obj: Any) -> bool:
+    return next(validator._errors(validator.schema, obj, ()), None) is None
+
+
+def test_the_compiled_check_agrees_with_the_interpreter(objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        fast, _ = _both(obj)
+        for candidate in (obj, *_mutations(obj)):
+            assert fast.valid(candidate) == _interpreted(fast, candidate), obj["kind"]
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 1, "exclusiveMaximum": 3},
+            "e": {"enum": ["a", 1]},
+            "one": {"oneOf": [{"type": "integer"}, {"type": "number"}]},
+            "all": {"allOf": [{"type": "string"}, {"maxLength": 2}]},
+            "xs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "s": {"type": "string", "pattern": "^a", "minLength": 2},
+        },
+        "patternProperties": {"^x-": {"type": "boolean"}},
+        "additionalProperties": {"type": "string"},
+        "maxProperties": 4,
+        "required": ["n"],
+    }
+    fast = FastValidator(schema, {}, kubeschema._go_search)
+    cases: list[Any] = [
+        {"n": 2},
+        {"n": 3},
+        {"n": 2.0, "e": 1},
+        {"n": 2, "e": True},
+        {"n": 2, "one": 1},
+        {"n": 2, "one": 1.5},
+        {"n": 2, "all": "abc"},
+        {"n": 2, "xs": []},
+        {"n": 2, "s": "ab"},
+        {"n": 2, "s": "ba"},
+        {"n": 2, "x-y": True},
+        {"n": 2, "x-y": "no"},
+        {"n": 2, "free": "text"},
+        {"n": 2, "free": 1},
+        {"n": 1, "a": "1", "b": "2", "c": "3", "d": "4"},
+        {},
+        [],
+        "not an object",
+    ]
+    outcomes = [fast.valid(case) for case in cases]
+    assert outcomes == [_interpreted(fast, case) for case in cases]
+    assert True in outcomes and False in outcomes

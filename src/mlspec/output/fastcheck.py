@@ -106,6 +106,7 @@ class FastValidator:
         self.definitions = definitions
         self.search = search
         self._check_supported(schema, set())
+        self._valid: Check | None = None
 
     def _check_supported(self, schema: Any, seen: set[int]) -> None:
         if not isinstance(schema, dict) or id(schema) in seen:
@@ -129,7 +130,16 @@ class FastValidator:
         return resolved
 
     def iter_errors(self, instance: Any) -> Iterator[Error]:
+        if self.valid(instance):  # nearly every object: no error to describe
+            return
         yield from self._errors(self.schema, instance, ())
+
+    def valid(self, instance: Any) -> bool:
+        """Whether `iter_errors` finds nothing: the same keywords, compiled into one
+        closure per schema node (several times faster than walking the schema)."""
+        if self._valid is None:
+            self._valid = _Compiler(self).compile(self.schema)
+        return self._valid(instance)
 
     def is_valid(self, schema: dict[str, Any], instance: Any) -> bool:
         return next(self._errors(schema, instance, ()), None) is None
@@ -211,6 +221,171 @@ class FastValidator:
             matches = sum(1 for s in schema["oneOf"] if self.is_valid(s, instance))
             if matches != 1:
                 yield Error(path, "oneOf", schema["oneOf"], instance, schema, "not exactly one")
+
+
+Check = Callable[[Any], bool]
+
+
+class _Compiler:
+    """Compiles a schema node into a `Check` with the meaning of `FastValidator._errors`
+    being empty: each keyword becomes a closure, and a node is the conjunction of its
+    keywords' closures. Nodes are compiled once (by identity), so `$ref` cycles close."""
+
+    def __init__(self, validator: FastValidator) -> None:
+        self.validator = validator
+        self.done: dict[int, Check] = {}
+
+    def compile(self, schema: dict[str, Any]) -> Check:
+        found = self.done.get(id(schema))
+        if found is not None:
+            return found
+        late: list[Check] = []
+        self.done[id(schema)] = lambda instance: late[0](instance)  # for recursive $refs
+        checks = self._keywords(schema)
+        late.append(_all(checks))
+        self.done[id(schema)] = late[0]
+        return late[0]
+
+    def _keywords(self, schema: dict[str, Any]) -> list[Check]:
+        checks: list[Check] = []
+        if "$ref" in schema:
+            checks.append(self.compile(self.validator._resolve(schema["$ref"])))
+        expected = schema.get("type")
+        if isinstance(expected, str):
+            checks.append(_TYPES[expected])
+        elif expected is not None:
+            checks.append(_any_type(tuple(_TYPES[name] for name in expected)))
+        if "enum" in schema:
+            options = schema["enum"]
+            checks.append(lambda x: any(_equal(x, v) for v in options))
+        checks += [c for c in (self._object(schema), self._array(schema)) if c is not None]
+        checks += [c for c in (self._string(schema), _number_check(schema)) if c is not None]
+        checks += self._combinators(schema)
+        return checks
+
+    def _object(self, schema: dict[str, Any]) -> Check | None:
+        properties = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        search = self.validator.search
+        patterns = [
+            (search(p), self.compile(v)) for p, v in schema.get("patternProperties", {}).items()
+        ]
+        extra = schema.get("additionalProperties", True)
+        other = self.compile(extra) if isinstance(extra, dict) else None
+        required = schema.get("required", ())
+        limit = schema.get("maxProperties")
+        if not (properties or patterns or extra is not True or required or limit is not None):
+            return None
+
+        def check(instance: Any) -> bool:
+            if not isinstance(instance, dict):
+                return True
+            for key, value in instance.items():
+                known = properties.get(key)
+                if known is not None and not known(value):
+                    return False
+                matched = known is not None
+                for matches, sub in patterns:
+                    if matches(key):
+                        matched = True
+                        if not sub(value):
+                            return False
+                if not matched and (extra is False or (other is not None and not other(value))):
+                    return False
+            if any(field not in instance for field in required):
+                return False
+            return limit is None or len(instance) <= limit
+
+        return check
+
+    def _array(self, schema: dict[str, Any]) -> Check | None:
+        items = schema.get("items")
+        each = self.compile(items) if isinstance(items, dict) else None
+        low, high = schema.get("minItems"), schema.get("maxItems")
+        if each is None and low is None and high is None:
+            return None
+
+        def check(instance: Any) -> bool:
+            if not isinstance(instance, list):
+                return True
+            if each is not None:
+                for item in instance:
+                    if not each(item):
+                        return False
+            return (low is None or len(instance) >= low) and (high is None or len(instance) <= high)
+
+        return check
+
+    def _string(self, schema: dict[str, Any]) -> Check | None:
+        pattern = schema.get("pattern")
+        matches = self.validator.search(pattern) if pattern is not None else None
+        low, high = schema.get("minLength"), schema.get("maxLength")
+        if matches is None and low is None and high is None:
+            return None
+
+        def check(instance: Any) -> bool:
+            if not isinstance(instance, str):
+                return True
+            if matches is not None and not matches(instance):
+                return False
+            return (low is None or len(instance) >= low) and (high is None or len(instance) <= high)
+
+        return check
+
+    def _combinators(self, schema: dict[str, Any]) -> list[Check]:
+        checks: list[Check] = [self.compile(sub) for sub in schema.get("allOf", ())]
+        if "anyOf" in schema:
+            branches = [self.compile(sub) for sub in schema["anyOf"]]
+            checks.append(lambda x: any(branch(x) for branch in branches))
+        if "oneOf" in schema:
+            options = [self.compile(sub) for sub in schema["oneOf"]]
+            checks.append(lambda x: sum(1 for option in options if option(x)) == 1)
+        return checks
+
+
+def _number_check(schema: dict[str, Any]) -> Check | None:
+    bounds = [
+        (keyword, schema[keyword])
+        for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        if schema.get(keyword) is not None and not isinstance(schema[keyword], bool)
+    ]
+    if not bounds:
+        return None
+
+    def check(instance: Any) -> bool:
+        if not isinstance(instance, int | float) or isinstance(instance, bool):
+            return True
+        return next(_number(schema, instance, ()), None) is None
+
+    return check
+
+
+def _any_type(types: tuple[Check, ...]) -> Check:
+    def check(instance: Any) -> bool:
+        for has_type in types:  # noqa: SIM110 - see _all
+            if has_type(instance):
+                return True
+        return False
+
+    return check
+
+
+def _all(checks: list[Check]) -> Check:
+    """The conjunction of ``checks`` (unrolled for the common short ones)."""
+    if not checks:
+        return lambda instance: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda instance: first(instance) and second(instance)
+
+    def conjunction(instance: Any) -> bool:
+        for check in checks:  # noqa: SIM110 - a loop: all() over a generator costs twice as much
+            if not check(instance):
+                return False
+        return True
+
+    return conjunction
 
 
 def _string(
