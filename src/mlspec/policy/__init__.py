@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mlspec.policy.runner import PolicyRun
     from mlspec.spec.frontend import Validated
 
-DEFAULT_TIMEOUT = 60.0  # CPU seconds for one environment's evaluation, or one test run:
+DEFAULT_TIMEOUT = 60.0  # CPU seconds per environment evaluated, or for one test run:
 # a guard against runaway policies, with room for the ~25 s that 5,000 tenants take
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundle"
 # Up to this size (about 1,400 tenants), each environment's policies run in a process of

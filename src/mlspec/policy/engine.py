@@ -101,14 +101,16 @@ class EmbeddedEngine:
         what: str = "evaluating policies",
     ) -> Pending:
         """Evaluate in a child process, started now; the child builds the documents
-        itself, so the caller pays neither for building nor for handing them over."""
+        itself, so the caller pays neither for building nor for handing them over. The
+        child may use ``timeout`` seconds of CPU time per document."""
         for module in policies.modules:
             _refuse_whole_input_mock(module)
         _refuse_arity_clashes(policies.modules)
         import mlspec.policy.native  # noqa: F401  (loaded once, here, not in every child)
 
         work = partial(evaluate_here, policies, dict(documents), list(rules))
-        return start_bounded(work, self.timeout, what)
+        budget = self.timeout * max(1, len(documents))  # the timeout is per document
+        return start_bounded(work, budget, what)
 
 
 def _given(document: Any) -> Any:
