@@ -36,7 +36,6 @@ import tempfile
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable
 from typing import IO, Any, Generic, TypeVar
 
@@ -97,7 +96,7 @@ class Bounded(Generic[T]):
             _UNFINISHED.discard(self)
 
 
-_UNFINISHED: weakref.WeakSet[Bounded[Any]] = weakref.WeakSet()
+_UNFINISHED: set[Bounded[Any]] = set()  # strong references: each is reaped, at the latest at exit
 
 
 @atexit.register
