@@ -81,13 +81,18 @@ def compile_spec(
         return compiled
     if policies is not None:
         policies.launch()  # the environments still waiting: they run while we compile
-    plugins = load_compilers(compilers)
-    if select is not None:
-        with stage("select"):
-            _select(compiled, select, previous)
     memory = MemorySink()
-    with _validated_frozen():
-        stream = _compile_all(compiled, plugins, memory if sink is None else sink)
+    try:
+        plugins = load_compilers(compilers)
+        if select is not None:
+            with stage("select"):
+                _select(compiled, select, previous)
+        with _validated_frozen():
+            stream = _compile_all(compiled, plugins, memory if sink is None else sink)
+    except BaseException:
+        if policies is not None:
+            policies.cancel()  # nobody will wait for them
+        raise
     compiled.diagnostics = sorted_unique(compiled.diagnostics + stream.diagnostics)
     if policies is not None:
         with stage("policy (waiting for it)"):
