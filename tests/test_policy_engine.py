@@ -12,7 +12,7 @@ import pytest
 
 from mlspec.diagnostics import Location, MlspecError, Severity
 from mlspec.policy import PARALLEL_SPEC_BYTES, PolicyOptions, check
-from mlspec.policy.engine import EmbeddedEngine
+from mlspec.policy.engine import Deferred, EmbeddedEngine, Outcome
 from mlspec.policy.inputs import API_VERSION, build_input
 from mlspec.policy.modules import (
     PolicySet,
@@ -477,3 +477,15 @@ def test_a_large_spec_evaluates_its_environments_one_after_another() -> None:
     run = start_policies(validate_spec(large), PolicyOptions())
     assert len({id(pending) for pending in run._pending.values()}) == 1
     assert run.report().packages
+
+
+def test_a_deferred_evaluation_shared_by_environments_runs_once() -> None:
+    calls: list[int] = []
+
+    def work() -> dict[str, list[Outcome]]:
+        calls.append(1)
+        return {"prod": [], "staging": []}
+
+    shared = Deferred(work)
+    assert shared.result()["prod"] == [] and shared.result()["staging"] == []
+    assert calls == [1]

@@ -123,9 +123,13 @@ class Deferred:
 
     def __init__(self, work: Callable[[], dict[str, list[Outcome]]]) -> None:
         self._work = work
+        self._value: dict[str, list[Outcome]] | None = None
 
     def result(self) -> dict[str, list[Outcome]]:
-        return self._work()
+        """The evaluation, done on the first call (several environments may share it)."""
+        if self._value is None:
+            self._value = self._work()
+        return self._value
 
     def cancel(self) -> None:
         """Nothing runs before `result`."""
