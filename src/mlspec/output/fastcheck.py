@@ -343,12 +343,8 @@ class _Compiler:
 
 
 def _number_check(schema: dict[str, Any]) -> Check | None:
-    bounds = [
-        (keyword, schema[keyword])
-        for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-        if schema.get(keyword) is not None and not isinstance(schema[keyword], bool)
-    ]
-    if not bounds:
+    keywords = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    if all(schema.get(k) is None or isinstance(schema[k], bool) for k in keywords):
         return None
 
     def check(instance: Any) -> bool:

@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.policy import DEFAULT_BUNDLE, PARALLEL_SPEC_BYTES, PolicyOptions, PolicyReport
+from mlspec.policy import DEFAULT_BUNDLE, PolicyOptions, PolicyReport, new_run
 from mlspec.policy.engine import EmbeddedEngine, Engine, Outcome, Pending
 from mlspec.policy.inputs import build_input
 from mlspec.policy.modules import (
@@ -27,7 +27,7 @@ def run_policies(validated: Validated, options: PolicyOptions) -> PolicyReport:
 
 def start_policies(validated: Validated, options: PolicyOptions) -> PolicyRun:
     """Start evaluating every environment and return at once; `PolicyRun.report` waits."""
-    run = PolicyRun(options, parallel=len(validated.spec.raw) <= PARALLEL_SPEC_BYTES)
+    run = new_run(options, len(validated.spec.raw))
     for _, env in sorted(validated.environments.items()):
         run.start(env)
     run.launch()

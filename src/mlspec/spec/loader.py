@@ -71,9 +71,9 @@ _BOOL_12 = {"true": True, "True": True, "TRUE": True, "false": False, "False": F
 _BOOL_12["FALSE"] = False
 # YAML 1.1 also lists y/Y/n/N as booleans; PyYAML ignores them and keys such as `n` or
 # `y` are common, so we accept them as strings (the emitter still quotes them).
-_BOOL_11_WORDS = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off"))
-_BOOL_11_WORDS |= {"Off", "OFF"}
-_BOOL_11 = re.compile("^(?:" + "|".join(sorted(_BOOL_11_WORDS)) + ")$")
+_BOOL_11_WORDS = frozenset(
+    ("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF")
+)
 _NULL_WORDS = frozenset(("null", "Null", "NULL"))
 _LETTERS = frozenset(string.ascii_letters)
 _INT_DEC = re.compile(r"^[-+]?[0-9]+$")
@@ -424,7 +424,7 @@ def _plain_scalar_problem(text: str) -> tuple[str, str] | None:
     if text[:1] in _LETTERS and text not in _BOOL_11_WORDS:
         return None  # of the patterns below, only the YAML 1.1 booleans start with a letter
     shown = safe_text(text)
-    if _BOOL_11.match(text):
+    if text in _BOOL_11_WORDS:
         return (
             f"plain `{shown}` is a boolean to YAML 1.1 readers and a string to YAML 1.2",
             f'write `true` or `false` for a boolean, or quote it for a string: "{shown}"',
