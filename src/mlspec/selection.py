@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.graph import NODE_KINDS, Graph, Node, build_graph, extract
+from mlspec.graph import NODE_KINDS, Graph, Node
 from mlspec.spec.frontend import Validated
 from mlspec.spec.patch import environment_patch
 from mlspec.spec.source import SourceMap, split_pointer
@@ -223,7 +223,7 @@ def node_hashes(
         if graphs is not None:
             nodes: Iterable[Node] = graphs[name].nodes
         else:
-            nodes = extract(env.platform, env.sources).nodes.values()
+            nodes = env.graph_elements.nodes.values()
         hashes[name] = {}
         for node in nodes:
             if node.kind == "platform" or _fragment(patch, node.pointer) is not _ABSENT:
@@ -239,10 +239,7 @@ def node_hashes(
 
 def environment_graphs(validated: Validated) -> dict[str, Graph]:
     """The graph of every validated environment."""
-    return {
-        name: build_graph(env.platform, env.sources)
-        for name, env in sorted(validated.environments.items())
-    }
+    return {name: Graph(env.graph_elements) for name, env in sorted(validated.environments.items())}
 
 
 def content_hash(base: dict[str, Any], patch: Any, env: str, node: Node) -> str:
@@ -313,7 +310,7 @@ def select_environments(
     chosen: dict[str, EnvironmentSelection] = {}
     unmatched: list[set[str]] = []
     for name, env in sorted(validated.environments.items()):
-        graph = graphs[name] if graphs is not None else build_graph(env.platform, env.sources)
+        graph = graphs[name] if graphs is not None else Graph(env.graph_elements)
         state = State(hashes[name], previous_nodes(manifest, name)) if manifest else None
         result = select(SelectionContext(graph, state), spec)
         chosen[name] = EnvironmentSelection(graph, result.nodes)

@@ -115,7 +115,9 @@ def _mapping(mapping: dict[object, object], indent: int, out: list[str]) -> None
         if len(text) > _MAX_IMPLICIT_KEY:
             out.append(f"{pad}? {text}")
             text = ""
-        if isinstance(value, dict) and value:
+        if type(value) is str and value and is_plain_safe(value):  # most values: inline
+            out.append(f"{pad}{text}: {value}")
+        elif isinstance(value, dict) and value:
             out.append(f"{pad}{text}:")
             _mapping(value, indent + 2, out)
         elif isinstance(value, list) and value:
@@ -142,15 +144,15 @@ def _sequence(items: list[object], indent: int, out: list[str]) -> None:
 
 
 def _sorted_keys(mapping: dict[object, object]) -> list[str]:
-    keys: list[str] = []
     for key in mapping:
         if not isinstance(key, str):
             raise TypeError(f"cannot serialise mapping key of type {type(key).__name__}")
-        keys.append(key)
-    return sorted(keys)
+    return sorted(mapping)  # type: ignore[arg-type]  # every key is a str: checked above
 
 
+@functools.lru_cache(maxsize=65536)
 def _key(key: str) -> str:
+    """A mapping key as written (cached: the same keys recur in every object)."""
     return key if key and is_plain_safe(key) else _quote(key)
 
 
@@ -181,6 +183,16 @@ def _scalar(obj: object, body_indent: int) -> list[str]:
 
 def _quote(text: str) -> str:
     """A one-line YAML double-quoted scalar (JSON string syntax is a subset of it)."""
+    return _quote_short(text) if len(text) <= 256 else _quoted(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _quote_short(text: str) -> str:
+    """`_quoted`, cached for short strings: quantities, versions, label values recur."""
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
     quoted = json.dumps(text, ensure_ascii=False)
     return _UNSAFE_IN_QUOTES.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 

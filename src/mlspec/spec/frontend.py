@@ -19,6 +19,7 @@ from typing import Any
 
 from mlspec.analysis import check_capacity
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors, sorted_unique
+from mlspec.graph import Elements, extract
 from mlspec.graph_checks import check_graph
 from mlspec.spec.loader import DEFAULT_LIMITS, Limits, load_bytes
 from mlspec.spec.model import Platform
@@ -61,6 +62,12 @@ class EnvironmentSpec:
     name: str
     platform: Platform
     sources: SourceMap
+    elements: Elements | None = None  # its graph's nodes and edges, as validation built them
+
+    @property
+    def graph_elements(self) -> Elements:
+        """The nodes and edges of this environment's graph (built once)."""
+        return self.elements if self.elements is not None else extract(self.platform, self.sources)
 
     @property
     def cluster(self) -> str | None:
@@ -127,10 +134,10 @@ def _validate_spec(
     result = Validated(spec, document=loaded.data)
     per_env: dict[str, list[Diagnostic]] = {}
     for name in names:
-        platform, sources, found = _validate_environment(loaded.data, loaded.sources, name)
+        env, found = _validate_environment(loaded.data, loaded.sources, name)
         per_env[name] = found
-        if platform is not None and not has_errors(found):
-            result.environments[name] = EnvironmentSpec(name, platform, sources)
+        if env is not None and not has_errors(found):
+            result.environments[name] = env
             if on_valid is not None:
                 on_valid(result.environments[name])
     result.diagnostics = _merge_environment_diagnostics(per_env)
@@ -154,27 +161,32 @@ def _environment_names(
 
 def _validate_environment(
     data: dict[str, Any], sources: SourceMap, env: str
-) -> tuple[Platform | None, SourceMap, list[Diagnostic]]:
+) -> tuple[EnvironmentSpec | None, list[Diagnostic]]:
+    """The environment's platform (None if it could not be built) and its problems."""
     found = environment_patch(data, env)
     if found is not None:
         patch, patch_ptr = found
         problems = check_patch(patch, patch_ptr, sources)
         if problems:
-            return None, sources, problems
+            return None, problems
         data, sources = apply_patch(data, sources, patch, patch_ptr)
     with stage("templates"):
         data, sources, diagnostics = expand_templates(data, sources)
     with stage("validate"):
         platform, problems = validate_platform(data, sources)
     diagnostics += problems
-    if platform is not None:
-        with stage("references"):
-            references = _without_echoes(check_references(platform, sources), diagnostics)
-        diagnostics += references
-        if not has_errors(references):  # the graph needs every reference resolved
-            with stage("graph"):
-                diagnostics += check_graph(platform, sources) + check_capacity(platform, sources)
-    return platform, sources, diagnostics
+    if platform is None:
+        return None, diagnostics
+    with stage("references"):
+        references = _without_echoes(check_references(platform, sources), diagnostics)
+    diagnostics += references
+    elements = None
+    if not has_errors(references):  # the graph needs every reference resolved
+        with stage("graph"):
+            elements = extract(platform, sources)
+            diagnostics += check_graph(platform, sources, elements)
+            diagnostics += check_capacity(platform, sources)
+    return EnvironmentSpec(env, platform, sources, elements), diagnostics
 
 
 def _without_echoes(found: list[Diagnostic], template_errors: list[Diagnostic]) -> list[Diagnostic]:
