@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from typing import Any
 
@@ -295,3 +296,44 @@ def test_dump_json_is_canonical() -> None:
     )
     with pytest.raises(ValueError):
         dump_json({"a": math.nan})
+
+
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_JSON_DATA = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(_JSON_DATA)
+@settings(max_examples=400, deadline=None)
+def test_dump_json_is_the_json_module_text(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    assert dump_json(value) == expected + "\n"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: "int key"},
+        {"a": (1, 2)},
+        {"nested": {"t": ("tuple",)}},
+        [True, 1, 1.5, None, "\u2028\x7f\x00\ud800"],
+    ],
+)
+def test_dump_json_leaves_anything_else_to_the_json_module(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    assert dump_json(value) == expected + "\n"
+
+
+@pytest.mark.parametrize("value", [math.nan, [math.inf], {"x": -math.inf}])
+def test_dump_json_refuses_non_finite_floats(value: Any) -> None:
+    with pytest.raises(ValueError):
+        dump_json(value)

@@ -18,12 +18,12 @@ through the KFP API (README, "Serving and monitoring").
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, ClassVar
 
 from mlspec.compilers import promql
 from mlspec.compilers.base import Artifact, CompileContext, CompileResult, tenant_path
 from mlspec.diagnostics import Diagnostic
+from mlspec.output.emit import dump_json
 from mlspec.spec.model import Deployment, Drift, Monitor
 
 # Metrics port of each framework's KServe runtime (its prometheus.kserve.io/port).
@@ -261,7 +261,7 @@ def drift_config(ctx: CompileContext, name: str, monitor: Monitor, drift: Drift)
 def drift_config_map(ctx: CompileContext, name: str, monitor: Monitor) -> dict[str, Any]:
     assert monitor.drift is not None
     config = drift_config(ctx, name, monitor, monitor.drift)
-    text = json.dumps(config, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    text = dump_json(config)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -329,12 +329,12 @@ def dashboard_config_map(ctx: CompileContext, name: str) -> dict[str, Any]:
     label = {ctx.platform.monitoring.grafana_dashboard_label: "1"}
     metadata = _metadata(ctx, f"{name}-dashboard", deployment.tenant, f"/deployments/{name}", label)
     metadata["annotations"][GRAFANA_FOLDER_ANNOTATION] = deployment.tenant
-    text = json.dumps(dashboard(ctx, name), sort_keys=True, indent=2, ensure_ascii=False)
+    text = dump_json(dashboard(ctx, name))
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "data": {f"{name}.json": text + "\n"},
+        "data": {f"{name}.json": text},
     }
 
 

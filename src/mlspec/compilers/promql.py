@@ -51,6 +51,7 @@ KSERVE_MODEL_SERVERS = frozenset(
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_json_string = json.encoder.encode_basestring  # json.dumps(s, ensure_ascii=False), in C
 _RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
 
 
@@ -66,7 +67,7 @@ def series_label(pod_label: str) -> str:
 
 def quote(value: str) -> str:
     """A PromQL string literal (Go escapes, which JSON's are a subset of)."""
-    return json.dumps(value, ensure_ascii=False)
+    return _json_string(value)
 
 
 def number(value: Decimal | float | int) -> str:

