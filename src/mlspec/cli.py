@@ -139,7 +139,7 @@ def validate(
 def _importing() -> Iterator[None]:
     """Import without the garbage collector, then keep what was imported out of its way.
 
-    Imports create ~35,000 objects (pydantic models, jinja2, click) that live as long as
+    Imports create ~35,000 objects (pydantic models, click, PyYAML) that live as long as
     the process and leave next to no garbage; collecting while they are created walks
     them over and over (~20-40 ms of a validate). gc.freeze() then spares every later
     collection from walking them again. Only in a process of our own (see `run`): a
@@ -319,7 +319,7 @@ def _quick_shutdown() -> None:
     """The command is done: spare the interpreter's shutdown its garbage collections.
 
     At exit CPython collects several times over every object still alive (~40,000
-    after a validate: the models, click, jinja2), ~0.1 s of each run. gc.freeze() takes
+    after a validate: the models, click, PyYAML), ~0.1 s of each run. gc.freeze() takes
     them out of the collector's sight: what only a collection would free (cycles) is
     left to the operating system, which reclaims it with the process. atexit handlers
     (the policy sandbox's) and weakref finalizers (temporary directories) still run:

@@ -51,6 +51,10 @@ class Event(NamedTuple):
     directives: bool = False  # a document that starts with %YAML or %TAG
 
 
+# `Event(...)` without the Python-level `__new__` of a NamedTuple: all fields, in order.
+_new = tuple.__new__
+
+
 class YamlSyntaxError(Exception):
     """The parser refused the text: what it said, and where (0-based)."""
 
@@ -75,12 +79,13 @@ def fast_events(text: str) -> Iterator[Event]:
         while True:  # the loop of `_event`, inlined: a spec of 1,000 tenants has 250k events
             raw = next_event()
             kind = kinds.get(type(raw), "")
-            mark = raw.start_mark
             if kind == SCALAR:
-                value, style = raw.value, raw.style
-                yield Event(SCALAR, mark.line, mark.column, value, raw.anchor, raw.tag, not style)
+                mark = raw.start_mark
+                scalar = (raw.value, raw.anchor, raw.tag, not raw.style, False)
+                yield _new(Event, (SCALAR, mark.line, mark.column, *scalar))
             elif kind == END:
-                yield Event(END, mark.line, mark.column)
+                mark = raw.start_mark
+                yield _new(Event, (END, mark.line, mark.column, None, None, None, False, False))
             elif kind:
                 event = _event(raw)
                 assert event is not None  # the kind is known

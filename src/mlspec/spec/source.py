@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlspec.diagnostics import Location
 
@@ -18,7 +18,10 @@ Path = tuple[str | int, ...]
 
 
 def escape_token(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" not in text and "/" not in text:  # most tokens: checked faster than replaced
+        return text
+    return text.replace("~", "~0").replace("/", "~1")
 
 
 def pointer(path: Iterable[str | int]) -> str:
@@ -36,13 +39,26 @@ def parent_pointer(ptr: str) -> str:
     return ptr.rsplit("/", 1)[0] if ptr else ""
 
 
-@dataclass(frozen=True)
-class NodeSource:
-    """Where a node came from: its value, and its key when it is a mapping member."""
+class NodeSource(NamedTuple):
+    """Where a node came from: its value, and its key when it is a mapping member.
 
-    value: Location
-    key: Location | None = None
+    A loaded spec has one per node (100k for 1,000 tenants) and few are ever asked for,
+    so positions are kept as numbers (1-based) and made `Location`s when asked.
+    """
+
+    file: str
+    line: int  # of the value
+    col: int
+    key_at: tuple[int, int] | None = None  # (line, col) of the key of a mapping member
     plain_text: str | None = None  # the source text of a plain (unquoted) scalar
+
+    @property
+    def value(self) -> Location:
+        return Location(self.file, self.line, self.col)
+
+    @property
+    def key(self) -> Location | None:
+        return None if self.key_at is None else Location(self.file, *self.key_at)
 
 
 class SourceMap:
@@ -97,8 +113,7 @@ class SourceMap:
 
     def graft(self, prefix: str, relative: dict[str, NodeSource]) -> None:
         """Place entries, keyed by pointers relative to ``prefix``, under ``prefix``."""
-        for rel, src in relative.items():
-            self._entries[prefix + rel] = src
+        self._entries.update({prefix + rel: src for rel, src in relative.items()})
         self._sorted = None
 
     def _under(self, prefix: str) -> list[str]:
