@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlspec import api
 from mlspec.output import kubeschema
@@ -34,7 +36,7 @@ def objects() -> list[dict[str, Any]]:
 def _both(obj: dict[str, Any]) -> tuple[Any, Any]:
     schema = kubeschema._schema(obj["apiVersion"], obj["kind"]).validator
     assert isinstance(schema, FastValidator), f"{obj['kind']} fell back to jsonschema"
-    slow = kubeschema._StrictValidator(schema.schema, registry=kubeschema._registry())
+    slow = kubeschema._jsonschema_validator(schema.schema)
     return schema, slow
 
 
@@ -115,6 +117,9 @@ def test_the_compiled_check_agrees_with_the_interpreter(objects: list[dict[str, 
             "all": {"allOf": [{"type": "string"}, {"maxLength": 2}]},
             "xs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             "s": {"type": "string", "pattern": "^a", "minLength": 2},
+            "f": {"minimum": 0.5},
+            "o": {"type": ["object", "null"], "properties": {"k": {"enum": ["v", None]}}},
+            "t": {"type": ["integer", "string"], "maxLength": 1},
         },
         "patternProperties": {"^x-": {"type": "boolean"}},
         "additionalProperties": {"type": "string"},
@@ -137,6 +142,15 @@ def test_the_compiled_check_agrees_with_the_interpreter(objects: list[dict[str, 
         {"n": 2, "x-y": "no"},
         {"n": 2, "free": "text"},
         {"n": 2, "free": 1},
+        {"n": 2, "f": 1},
+        {"n": 2, "f": 0.25},
+        {"n": 2, "o": None},
+        {"n": 2, "o": {"k": None}},
+        {"n": 2, "o": {"k": "w"}},
+        {"n": 2, "o": []},
+        {"n": 2, "t": 12},
+        {"n": 2, "t": "12"},
+        {"n": 2, "t": True},
         {"n": 1, "a": "1", "b": "2", "c": "3", "d": "4"},
         {},
         [],
@@ -145,3 +159,95 @@ def test_the_compiled_check_agrees_with_the_interpreter(objects: list[dict[str, 
     outcomes = [fast.valid(case) for case in cases]
     assert outcomes == [_interpreted(fast, case) for case in cases]
     assert True in outcomes and False in outcomes
+
+
+# Random schemas over every keyword the compiler specialises, and random instances over the
+# same few keys: the compiled check and the interpreter must always agree.
+_KEYS = ["a", "b", "x-c"]
+_DEFINITIONS = {
+    "node": {
+        "type": ["object", "null"],
+        "properties": {"a": {"$ref": "#/$defs/node"}, "b": {"type": "integer", "minimum": 0}},
+        "additionalProperties": False,
+    }
+}
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.0, 1.0, 1.5, -2.5]),
+    st.sampled_from(["", "a", "ab", "x-1", "abc\n", "B"]),
+)
+_instances = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner),
+    max_leaves=8,
+)
+_type_names = st.sampled_from(["object", "array", "string", "integer", "number", "boolean", "null"])
+_types = _type_names | st.lists(_type_names, max_size=3, unique=True)
+
+
+def _keywords(sub: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """A node with one to three keywords (more would make nearly every instance fail)."""
+    small = st.integers(0, 3)
+    bound = st.integers(-2, 2) | st.sampled_from([0.5, True])
+    keywords: dict[str, st.SearchStrategy[Any]] = {
+        "type": _types,
+        "enum": st.lists(_scalars, min_size=1, max_size=3),
+        "properties": st.dictionaries(st.sampled_from(_KEYS), sub, max_size=2),
+        "patternProperties": st.dictionaries(st.sampled_from(["^x-", "b$", "(?i)^A"]), sub),
+        "additionalProperties": st.booleans() | sub,
+        "required": st.lists(st.sampled_from(_KEYS), max_size=2, unique=True),
+        "maxProperties": small,
+        "items": sub,
+        "minItems": small,
+        "maxItems": small,
+        "pattern": st.sampled_from(["^a", "b$", "^(?i)(a|b)?$"]),
+        "minLength": small,
+        "maxLength": small,
+        "minimum": bound,
+        "maximum": bound,
+        "exclusiveMinimum": bound,
+        "exclusiveMaximum": bound,
+        "anyOf": st.lists(sub, min_size=1, max_size=2),
+        "oneOf": st.lists(sub, min_size=1, max_size=2),
+        "allOf": st.lists(sub, min_size=1, max_size=2),
+        "$ref": st.just("#/$defs/node"),
+    }
+    chosen = st.lists(st.sampled_from(sorted(keywords)), min_size=1, max_size=3, unique=True)
+    return chosen.flatmap(lambda names: st.fixed_dictionaries({n: keywords[n] for n in names}))
+
+
+_schemas = st.recursive(
+    st.just({}) | st.builds(lambda t: {"type": t}, _types), _keywords, max_leaves=6
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_schemas, st.lists(_instances, min_size=1, max_size=6))
+def test_the_compiled_check_agrees_with_the_interpreter_on_any_schema(
+    schema: dict[str, Any], instances: list[Any]
+) -> None:
+    fast = FastValidator(schema, _DEFINITIONS, kubeschema._go_search)
+    for instance in instances:
+        assert fast.valid(instance) == _interpreted(fast, instance), instance
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "valid"),
+    [
+        ({"minimum": 0.5}, 1, True),
+        ({"minimum": 0.5}, 0, False),
+        ({"maximum": 1.5}, 1, True),
+        ({"maximum": 1.5}, 2, False),
+        ({"exclusiveMinimum": 1.0}, 1, False),
+        ({"exclusiveMaximum": 2.5}, 2, True),
+    ],
+)
+def test_integers_meet_float_bounds_by_value(
+    schema: dict[str, Any], value: int, valid: bool
+) -> None:
+    schema_of_n = {"type": "object", "properties": {"n": schema}}
+    validator = FastValidator(schema_of_n, {}, kubeschema._go_search)
+    assert validator.valid({"n": value}) is valid
+    assert _interpreted(validator, {"n": value}) is valid

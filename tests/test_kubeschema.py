@@ -479,6 +479,22 @@ def test_metadata_name_and_labels_syntax() -> None:
     assert [p.path for p in bad_ns] == ["/metadata/namespace"]
 
 
+def test_memoised_syntax_checks_tell_equal_keys_of_other_types_apart() -> None:
+    # 1 == True and hash(1) == hash(True): the memo of key checks must not mix them up.
+    for _ in range(2):
+        one = check_object(_with(CLUSTER_QUEUE, "/metadata/labels", {1: "x", "a": "-bad-"}))
+        true = check_object(_with(CLUSTER_QUEUE, "/metadata/annotations", {True: "x"}))
+        assert [p.message for p in one if p.path == "/metadata/labels/1"] == [
+            "label key 1 is not a string"
+        ]
+        assert "label value '-bad-' must be alphanumeric" in one[-1].message
+        assert [p.message for p in true if p.path == "/metadata/annotations/True"] == [
+            "annotation key true is not a string"
+        ]
+    quantity = kubeschema._go_search(kubeschema._QUANTITY_PATTERN)
+    assert [quantity(v) for v in ("1Gi", "1 Gi", "1Gi")] == [True, False, True]
+
+
 def test_null_is_rejected_unless_nullable() -> None:
     bad = _with(ISVC, "/spec/predictor/minReplicas", None)
     assert _strs(check_object(bad)) == ["spec.predictor.minReplicas: null is not of type 'integer'"]

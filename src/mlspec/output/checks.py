@@ -29,12 +29,13 @@ def check_placement(
     env: str, artifact: Artifact, seen: dict[str, str], locate: Any
 ) -> list[Diagnostic]:
     """Rules 3 and 7 for one artifact: no second object at a path (``seen``: path -> the
-    source of the first, filled in here) and no Secret with data."""
+    source of the first, filled in here) and no Secret with data. The source is located
+    only for a diagnostic: nearly every artifact has none."""
     diagnostics: list[Diagnostic] = []
     path = f"{env}/{artifact.path}"
-    where = locate(artifact.source)
     first = seen.get(path)
     if first is not None:
+        where = locate(artifact.source)
         diagnostics.append(_collision(path, first, artifact.source, where, locate))
     else:
         seen[path] = artifact.source
@@ -43,7 +44,7 @@ def check_placement(
             Diagnostic(
                 "MLS803",
                 f"{path}: a Secret with data would be committed to git",
-                where,
+                locate(artifact.source),
                 artifact.source,
                 "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
             )
@@ -97,7 +98,11 @@ def schema_diagnostics(
 
 def fingerprint(obj: dict[str, Any]) -> str:
     """Canonical JSON of an object: equal objects, equal fingerprints (C-speed)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_JSON.encode(obj)
+
+
+# What json.dumps(obj, sort_keys=True, ...) builds on every call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _collision(

@@ -33,19 +33,23 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, cast
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema  # type: ignore[import-untyped]
 import re2  # type: ignore[import-untyped]
 import yaml
-from referencing import Registry, Resource
 
 from mlspec.output.fastcheck import FastValidator, UnsupportedSchemaError
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 __all__ = ["KUBERNETES_VERSION", "SchemaProblem", "check_object", "check_objects"]
 
@@ -273,9 +277,20 @@ def _core_schema(group: str, version: str, kind: str) -> dict[str, Any] | None:
 
 
 def _k8s_schema_text(name: str) -> str | None:
-    folder = f"v{KUBERNETES_VERSION}.0-local-strict"
-    file = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema", folder, name)
+    file = _k8s_schema_dir() / name
     return file.read_text(encoding="utf-8") if file.is_file() else None
+
+
+@functools.cache
+def _k8s_schema_dir() -> Traversable:
+    """kubernetes-validate's schemas for `KUBERNETES_VERSION`, found without importing the
+    package when it is a plain directory (its ``__init__`` imports jsonschema: 0.2 s)."""
+    folder = ("kubernetes-json-schema", f"v{KUBERNETES_VERSION}.0-local-strict")
+    spec = importlib.util.find_spec("kubernetes_validate")
+    for location in (spec and spec.submodule_search_locations) or ():
+        if Path(location, *folder).is_dir():
+            return Path(location, *folder)
+    return resources.files("kubernetes_validate").joinpath(*folder)
 
 
 @functools.lru_cache(maxsize=1)
@@ -290,37 +305,53 @@ def _definitions() -> dict[str, Any]:
     return definitions
 
 
+@functools.cache
+def _go_search(pattern: str) -> Callable[[str], bool]:
+    """Whether a string matches ``pattern`` (RE2), memoised: the same few values (the
+    quantities, names) come back in object after object, and pyre2's ``search`` costs
+    several microseconds of Python per call."""
+    search = re2.compile(pattern).search
+    return functools.lru_cache(maxsize=4096)(lambda value: search(value) is not None)
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """The fast interpreter of Kubernetes' keyword subset; `jsonschema` for a schema that
+    needs more."""
+    try:
+        return FastValidator(schema, _definitions()["$defs"], _go_search)
+    except UnsupportedSchemaError:
+        return _jsonschema_validator(schema)
+
+
+def _jsonschema_validator(schema: dict[str, Any]) -> Any:
+    """`jsonschema`'s validator with Go patterns (format checking off: formats are
+    annotations in 2020-12). Imported here: no shipped schema needs it, and importing it
+    costs a tenth of a second."""
+    return _strict_validator_class()(schema, registry=_registry())
+
+
+@functools.cache
+def _strict_validator_class() -> Any:
+    import jsonschema  # type: ignore[import-untyped]
+
+    def go_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+        """The ``pattern`` keyword with Go (RE2) semantics, as the API server applies it."""
+        if isinstance(instance, str) and not _go_search(pattern)(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, validators={"pattern": go_pattern}
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+
     registry: Registry[Any] = Registry().with_resource(
         _DEFINITIONS_ID, Resource.from_contents(_definitions())
     )
     return registry
-
-
-def _go_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
-    """The ``pattern`` keyword with Go (RE2) semantics, as the API server applies it."""
-    if isinstance(instance, str) and not _go_search(pattern)(instance):
-        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-@functools.cache
-def _go_search(pattern: str) -> Callable[[str], object]:
-    return cast(Callable[[str], object], re2.compile(pattern).search)
-
-
-_StrictValidator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, validators={"pattern": _go_pattern}
-)
-
-
-def _validator(schema: dict[str, Any]) -> Any:
-    """The fast interpreter of Kubernetes' keyword subset; `jsonschema` (format checking
-    off: formats are annotations in 2020-12) for a schema that needs more."""
-    try:
-        return FastValidator(schema, _definitions()["$defs"], _go_search)
-    except UnsupportedSchemaError:
-        return _StrictValidator(schema, registry=_registry())
 
 
 # --- openAPIV3Schema -> strict JSON Schema ---------------------------------------------
@@ -481,18 +512,26 @@ def _label_problems(labels: Any) -> Iterator[SchemaProblem]:
     if not isinstance(labels, dict):
         return
     for key, value in labels.items():
-        path = f"/metadata/labels/{_escape(key)}"
-        if why := _qualified_name_problem(key):
-            yield SchemaProblem(path, f"label key {why}")
-        if isinstance(value, str) and value:
-            if len(value) > _LABEL_VALUE_MAX:
-                yield SchemaProblem(path, f"label value is {len(value)} characters; limit 63")
-            elif not _QUALIFIED_NAME.fullmatch(value):
-                yield SchemaProblem(
-                    path,
-                    f"label value {_show(value)} must be alphanumeric, '-', '_' or '.'"
-                    " inside, and start and end alphanumeric",
-                )
+        found = _label_syntax(key, value if isinstance(value, str) else "")
+        if found:
+            path = f"/metadata/labels/{_escape(key)}"
+            yield from (SchemaProblem(path, message) for message in found)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # a few keys and values, on every object
+def _label_syntax(key: Any, value: str) -> tuple[str, ...]:
+    """What is wrong with one label (``value`` "" when it is not a string)."""
+    found = []
+    if why := _qualified_name_problem(key):
+        found.append(f"label key {why}")
+    if len(value) > _LABEL_VALUE_MAX:
+        found.append(f"label value is {len(value)} characters; limit 63")
+    elif value and not _QUALIFIED_NAME.fullmatch(value):
+        found.append(
+            f"label value {_show(value)} must be alphanumeric, '-', '_' or '.'"
+            " inside, and start and end alphanumeric"
+        )
+    return tuple(found)
 
 
 def _annotation_problems(annotations: Any) -> Iterator[SchemaProblem]:
@@ -500,12 +539,17 @@ def _annotation_problems(annotations: Any) -> Iterator[SchemaProblem]:
         return
     size = 0
     for key, value in annotations.items():
-        # The API server lower-cases annotation keys before checking them.
-        if why := _qualified_name_problem(key.lower() if isinstance(key, str) else key):
+        if why := _annotation_key_problem(key):
             yield SchemaProblem(f"/metadata/annotations/{_escape(key)}", f"annotation key {why}")
         size += len(str(key).encode()) + len(str(value).encode())
     if size > _ANNOTATIONS_MAX_BYTES:
         yield SchemaProblem("/metadata/annotations", f"total size {size} bytes exceeds 256 KiB")
+
+
+@functools.lru_cache(maxsize=1024, typed=True)  # the same few keys, on every object
+def _annotation_key_problem(key: Any) -> str | None:
+    # The API server lower-cases annotation keys before checking them.
+    return _qualified_name_problem(key.lower() if isinstance(key, str) else key)
 
 
 def _qualified_name_problem(key: Any) -> str | None:
@@ -652,8 +696,6 @@ def _dotted(pointer: str) -> str:
 
 def _regenerate() -> None:
     """Write crds/strict/*.json from the shipped CRDs (run after updating a CRD)."""
-    from pathlib import Path
-
     target = Path(__file__).resolve().parent.parent / "crds" / STRICT_DIR
     target.mkdir(exist_ok=True)
     for name, content in compiled_crd_files().items():
