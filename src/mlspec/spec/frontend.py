@@ -66,7 +66,8 @@ class EnvironmentSpec:
 
     @property
     def graph_elements(self) -> Elements:
-        """The nodes and edges of this environment's graph (built once)."""
+        """The nodes and edges of this environment's graph: those validation built, or
+        built now (an environment made without them)."""
         return self.elements if self.elements is not None else extract(self.platform, self.sources)
 
     @property
