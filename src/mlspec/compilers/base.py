@@ -84,19 +84,14 @@ class CompileContext:
 
     def source_digest(self, source: str) -> str:
         """`node_digest` of the node at ``source``, without dumping the whole platform
-        (a selected compile needs a few of them): the node's enclosing model is dumped,
-        which gives the same data as that part of `spec_data`."""
+        (a selected compile needs a few of them): the node's enclosing model is dumped
+        as the user wrote it (camelCase, absent fields left out)."""
         digest = self._digests.get(source)
         if digest is None:
             model, rest = _enclosing_model(self.platform, source)
             dumped = model.model_dump(mode="json", by_alias=True, exclude_none=True)
             digest = self._digests[source] = node_digest(dumped, rest)
         return digest
-
-    @functools.cached_property
-    def spec_data(self) -> dict[str, Any]:
-        """The validated platform as plain data, as the user wrote it (camelCase)."""
-        return self.platform.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     @functools.cached_property
     def monitors_by_deployment(self) -> dict[str, list[str]]:

@@ -43,13 +43,6 @@ _EARLY_WAVES = {"Namespace": "-2"}
 _CLUSTER_SETUP_GROUPS = ("kueue.x-k8s.io/", "scheduling.k8s.io/", "rbac.authorization.k8s.io/")
 
 
-def arrange(ctx: CompileContext, artifacts: Iterable[Artifact]) -> list[Artifact]:
-    """Final paths, engine objects and kustomizations for one environment."""
-    placed = [place(ctx, artifact) for artifact in artifacts]
-    placed += engine_artifacts(ctx)
-    return placed + kustomizations(placed, tenant_dirs(ctx))
-
-
 def place(ctx: CompileContext, artifact: Artifact) -> Artifact:
     """A compiler's artifact at its final path (with its sync wave under Argo CD)."""
     placed = _place(artifact)
@@ -98,20 +91,15 @@ def _with_sync_wave(artifact: Artifact) -> Artifact:
     return replace(artifact, object={**obj, "metadata": metadata})
 
 
-def kustomizations(artifacts: Iterable[Artifact], required: Iterable[str] = ()) -> list[Artifact]:
-    """A kustomization.yaml in every directory that holds objects, listing them sorted.
+def listings(objects: Iterable[str], required: Iterable[str] = ()) -> list[Artifact]:
+    """A kustomization.yaml in every directory that holds objects (``objects``: the
+    paths of an environment's Kubernetes objects), listing them sorted.
 
     A directory lists its object files and the subdirectories that have a
     kustomization of their own; the environment root lists `platform` and `tenants`
     but not the engine's bootstrap directory. ``required`` directories get one even
     when empty, because an engine syncs them by path.
     """
-    objects = (a.path for a in artifacts if is_kubernetes_object(a.object))
-    return listings(objects, required)
-
-
-def listings(objects: Iterable[str], required: Iterable[str] = ()) -> list[Artifact]:
-    """`kustomizations` of the paths of the Kubernetes objects of an environment."""
     files: dict[str, list[str]] = {directory: [] for directory in required}
     for path in objects:
         directory, _, name = path.rpartition("/")

@@ -11,7 +11,7 @@ A directory is *dirty* when a file in it is written now or was removed, when it 
 have a listing it did not have, or when it had one and holds no file of its own; a
 directory whose listing appears or disappears makes its parent dirty. In a dirty
 directory a carried file is an object exactly when the previous listing named it.
-This gives the listings `layout.kustomizations` gives for the whole tree, as long as
+This gives the listings `layout.listings` gives for the whole tree, as long as
 the previous tree is the one its manifest describes.
 """
 

@@ -13,17 +13,6 @@ from typing import Any
 from mlspec.compilers.base import Artifact
 from mlspec.diagnostics import Diagnostic, Location
 
-EnvArtifact = tuple[str, Artifact]  # (environment, artifact)
-
-
-def check_artifacts(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
-    """``locate`` maps an environment to a function: JSON pointer -> Location."""
-    diagnostics: list[Diagnostic] = []
-    seen: dict[str, str] = {}
-    for env, artifact in artifacts:
-        diagnostics += check_placement(env, artifact, seen, locate[env])
-    return diagnostics
-
 
 def check_placement(
     env: str, artifact: Artifact, seen: dict[str, str], locate: Any
@@ -49,27 +38,6 @@ def check_placement(
                 "reference the secret (ExternalSecret, SealedSecret, SOPS or a Vault path)",
             )
         )
-    return diagnostics
-
-
-def check_schemas(artifacts: Iterable[EnvArtifact], locate: dict[str, Any]) -> list[Diagnostic]:
-    """Every Kubernetes object against its upstream schema, strictly (unknown fields fail).
-
-    Documents of mlspec's own kinds (``mlspec.dev/...``) and kustomizations are not
-    Kubernetes objects.
-    """
-    from mlspec.gitops.layout import is_kubernetes_object
-    from mlspec.output.kubeschema import check_object
-
-    diagnostics: list[Diagnostic] = []
-    checked: dict[str, list[Any]] = {}  # most objects are the same in every environment
-    for env, artifact in artifacts:
-        if not is_kubernetes_object(artifact.object):
-            continue
-        key = fingerprint(artifact.object)
-        if key not in checked:
-            checked[key] = check_object(artifact.object)
-        diagnostics += schema_diagnostics(env, artifact, checked[key], locate[env])
     return diagnostics
 
 
