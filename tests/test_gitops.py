@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlspec.cli import main
-from mlspec.output import writer
+from mlspec.output import swap
 from mlspec.output.emit import dump_yaml
 from mlspec.spec.loader import load_text
 from tests.conftest import EXAMPLE, snapshot
@@ -152,7 +152,7 @@ def test_a_full_disk_mid_write_leaves_the_old_tree_intact(
     out = tmp_path / "out"
     assert _compile(EXAMPLE, out).exit_code == 0
     before = snapshot(out)
-    real_write = writer._write_file
+    real_write = swap.write_file
     calls = {"n": 0}
 
     def fill_disk_on_third_file(path: Path, content: bytes) -> None:
@@ -161,7 +161,7 @@ def test_a_full_disk_mid_write_leaves_the_old_tree_intact(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_write(path, content)
 
-    monkeypatch.setattr(writer, "_write_file", fill_disk_on_third_file)
+    monkeypatch.setattr(swap, "write_file", fill_disk_on_third_file)
     result = _compile(_spec(tmp_path, _without_search, "smaller"), out)
     assert result.exit_code == 2, result.output
     assert calls["n"] == 3

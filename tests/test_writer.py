@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.output import writer
+from mlspec.output import swap
 from mlspec.output.writer import WriteError, WriteSummary, read_owned_manifest, write_tree
 
 Entry = tuple[int, bytes | str | None]
@@ -296,12 +296,12 @@ ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 @pytest.mark.parametrize(
     ("target", "call"),
     [
-        ("_write_file", 1),
-        ("_write_file", 2),
-        ("_write_file", 3),  # the manifest
-        ("_link_or_copy", 2),
+        ("write_file", 1),
+        ("write_file", 2),
+        ("write_file", 3),  # the manifest
+        ("link_or_copy", 2),
         ("_exchange", 1),
-        ("_ensure_dir", 3),
+        ("ensure_dir", 3),
     ],
 )
 def test_failure_mid_write_leaves_previous_tree_byte_identical(
@@ -312,7 +312,7 @@ def test_failure_mid_write_leaves_previous_tree_byte_identical(
     (out / ".git").mkdir()
     (out / ".git" / "HEAD").write_text("ref")
     before = snapshot(out)
-    monkeypatch.setattr(writer, target, _fail_on_call(call, ENOSPC)(getattr(writer, target)))
+    monkeypatch.setattr(swap, target, _fail_on_call(call, ENOSPC)(getattr(swap, target)))
     with pytest.raises(WriteError, match=r"No space left on device.*previous tree is unchanged"):
         write_tree(out, {NS: b"ns v2", OTHER: b"other"}, META)
     assert snapshot(out) == before
@@ -355,7 +355,7 @@ def test_interrupt_mid_write_removes_temporary_tree(
     write_tree(out, {NS: b"ns"}, META)
     before = snapshot(out)
     fail = _fail_on_call(1, KeyboardInterrupt())
-    monkeypatch.setattr(writer, "_write_file", fail(writer._write_file))
+    monkeypatch.setattr(swap, "write_file", fail(swap.write_file))
     with pytest.raises(KeyboardInterrupt):
         write_tree(out, {NS: b"ns v2"}, META)
     assert snapshot(out) == before
@@ -365,7 +365,7 @@ def test_interrupt_mid_write_removes_temporary_tree(
 def test_swap_without_renameat2_uses_two_renames(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer, "_renameat2", lambda: None)
+    monkeypatch.setattr(swap, "_renameat2", lambda: None)
     write_tree(out, {NS: b"ns"}, META)
     (out / "README.md").write_text("r")
     write_tree(out, {QUOTA: b"q"}, META)
@@ -376,7 +376,7 @@ def test_swap_without_renameat2_uses_two_renames(
 def test_failed_second_rename_puts_previous_tree_back(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer, "_renameat2", lambda: None)
+    monkeypatch.setattr(swap, "_renameat2", lambda: None)
     write_tree(out, {NS: b"ns"}, META)
     before = snapshot(out)
     monkeypatch.setattr(os, "rename", _fail_on_call(2, ENOSPC)(os.rename))
