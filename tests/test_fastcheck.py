@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlspec import api
-from mlspec.output import kubeschema
+from mlspec.output import gopatterns, kubeschema
 from mlspec.output.fastcheck import FastValidator, UnsupportedSchemaError
 from mlspec.spec.frontend import SpecFile
 from mlspec.spec.loader import load_text
@@ -86,7 +86,7 @@ def test_bounds_enums_and_combinators_behave_like_json_schema() -> None:
         "additionalProperties": False,
         "required": ["n"],
     }
-    fast = FastValidator(schema, {}, kubeschema._go_search)
+    fast = FastValidator(schema, {}, gopatterns.go_search)
     assert _valid(fast, {"n": 2, "e": 1, "u": "x", "xs": ["a"]})
     for bad in (
         {"n": 0},
@@ -126,7 +126,7 @@ def test_the_compiled_check_agrees_with_the_interpreter(objects: list[dict[str, 
         "maxProperties": 4,
         "required": ["n"],
     }
-    fast = FastValidator(schema, {}, kubeschema._go_search)
+    fast = FastValidator(schema, {}, gopatterns.go_search)
     cases: list[Any] = [
         {"n": 2},
         {"n": 3},
@@ -228,7 +228,7 @@ _schemas = st.recursive(
 def test_the_compiled_check_agrees_with_the_interpreter_on_any_schema(
     schema: dict[str, Any], instances: list[Any]
 ) -> None:
-    fast = FastValidator(schema, _DEFINITIONS, kubeschema._go_search)
+    fast = FastValidator(schema, _DEFINITIONS, gopatterns.go_search)
     for instance in instances:
         assert fast.valid(instance) == _interpreted(fast, instance), instance
 
@@ -248,6 +248,6 @@ def test_integers_meet_float_bounds_by_value(
     schema: dict[str, Any], value: int, valid: bool
 ) -> None:
     schema_of_n = {"type": "object", "properties": {"n": schema}}
-    validator = FastValidator(schema_of_n, {}, kubeschema._go_search)
+    validator = FastValidator(schema_of_n, {}, gopatterns.go_search)
     assert validator.valid({"n": value}) is valid
     assert _interpreted(validator, {"n": value}) is valid

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import jsonschema
 import pytest
 import re2
 
-from mlspec.output import kubeschema
+from mlspec.output import gopatterns, kubeschema, strictcrd
 from mlspec.output.kubeschema import SchemaProblem, check_object, check_objects
 
 CRDS = Path(kubeschema.__file__).resolve().parent.parent / "crds"
@@ -491,7 +493,7 @@ def test_memoised_syntax_checks_tell_equal_keys_of_other_types_apart() -> None:
         assert [p.message for p in true if p.path == "/metadata/annotations/True"] == [
             "annotation key true is not a string"
         ]
-    quantity = kubeschema._go_search(kubeschema._QUANTITY_PATTERN)
+    quantity = gopatterns.go_search(gopatterns.QUANTITY_PATTERN)
     assert [quantity(v) for v in ("1Gi", "1 Gi", "1Gi")] == [True, False, True]
 
 
@@ -519,6 +521,19 @@ def test_check_objects_keys_by_path() -> None:
     ]
 
 
+def test_checking_does_not_import_jsonschema() -> None:
+    """jsonschema is only the fallback for a schema the fast validator refuses (none
+    shipped), and importing it costs a tenth of a second."""
+    code = (
+        "import sys\n"
+        "from mlspec.output.kubeschema import check_object\n"
+        f"assert check_object({ISVC!r}) == check_object({RESOURCE_QUOTA!r}) == []\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 # --- the shipped CRDs -------------------------------------------------------------------
 
 
@@ -536,9 +551,9 @@ def test_shipped_crds_match_their_provenance() -> None:
 
 def test_crd_table_matches_files() -> None:
     files = {str(p.relative_to(CRDS)) for p in CRDS.rglob("*.yaml")}
-    assert set(kubeschema.CRD_FILES.values()) == files
-    for (group, kind), relpath in kubeschema.CRD_FILES.items():
-        spec = kubeschema._load_crd(relpath)["spec"]
+    assert set(strictcrd.CRD_FILES.values()) == files
+    for (group, kind), relpath in strictcrd.CRD_FILES.items():
+        spec = strictcrd._load_crd(relpath)["spec"]
         assert (spec["group"], spec["names"]["kind"]) == (group, kind)
 
 
@@ -560,16 +575,16 @@ def test_every_converted_crd_schema_is_well_formed() -> None:
     check ~6x slower; the converted schemas use only keywords the two drafts share.
     """
     meta = jsonschema.Draft7Validator(jsonschema.Draft7Validator.META_SCHEMA)
-    for relpath in kubeschema.CRD_FILES.values():
-        for version in kubeschema._load_crd(relpath)["spec"]["versions"]:
-            schema = kubeschema._strict(version["schema"]["openAPIV3Schema"])
+    for relpath in strictcrd.CRD_FILES.values():
+        for version in strictcrd._load_crd(relpath)["spec"]["versions"]:
+            schema = strictcrd._strict(version["schema"]["openAPIV3Schema"])
             assert list(meta.iter_errors(schema)) == [], (relpath, version["name"])
             for pattern in set(_patterns(schema)):
                 re2.compile(pattern)
 
 
 def test_strict_conversion_rules() -> None:
-    strict = kubeschema._strict(
+    strict = strictcrd._strict(
         {
             "type": "object",
             "description": "dropped",
