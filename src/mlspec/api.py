@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlspec.compilers.ahead import run_compilers
 from mlspec.compilers.base import Artifact, CompileContext, Compiler, everything, load_compilers
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
 from mlspec.gitops.layout import KUSTOMIZATION, engine_artifacts, listings, place, tenant_dirs
@@ -63,6 +65,8 @@ def compile_spec(
     previous: Mapping[str, object] | None = None,
     policy: PolicyOptions | None = None,
     sink: FileSink | None = None,
+    *,
+    ahead: bool = True,
 ) -> Compiled:
     """Validate and compile; nothing is written.
 
@@ -70,7 +74,8 @@ def compile_spec(
     (`compile_to` passes its staging tree); when the result is not ``ok`` the sink's
     content must be thrown away. With ``select`` (graph selection syntax, see
     selection.py) only the selected nodes' artifacts are compiled and kept; ``previous``
-    is the manifest that ``state:`` selectors compare with.
+    is the manifest that ``state:`` selectors compare with. With ``ahead`` the compilers
+    run in a worker process beside this one (compilers/ahead.py); the result is the same.
     """
     policies = new_policy_run(policy, len(spec.raw)) if policy is not None else None
     validated = validate_spec(spec, environments, on_valid=policies.start if policies else None)
@@ -88,7 +93,7 @@ def compile_spec(
             with stage("select"):
                 _select(compiled, select, previous)
         with _validated_frozen():
-            stream = _compile_all(compiled, plugins, memory if sink is None else sink)
+            stream = _compile_all(compiled, plugins, memory if sink is None else sink, ahead)
     except BaseException:
         if policies is not None:
             policies.cancel()  # nobody will wait for them
@@ -118,23 +123,25 @@ def _validated_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _compile_all(compiled: Compiled, plugins: Sequence[Compiler], sink: FileSink) -> ArtifactStream:
-    """Run every compiler on every environment, one compiler at a time, and stream the
-    artifacts through the checks into ``sink``: only one compiler's artifacts for one
-    environment are alive at a time (and its equal objects are emitted once)."""
+def _compile_all(
+    compiled: Compiled, plugins: Sequence[Compiler], sink: FileSink, ahead: bool
+) -> ArtifactStream:
+    """Run every compiler on every environment, one compiler at a time (``ahead``: in a
+    worker process, one result ahead, see compilers/ahead.py), and stream the artifacts
+    through the checks into ``sink``: only one compiler's artifacts for one environment
+    are alive here at a time (and its equal objects are emitted once)."""
     contexts = _contexts(compiled)
     locate = {name: ctx.sources.value_location for name, ctx in contexts.items()}
     stream = ArtifactStream(sink, locate)
     stream.writing = compiled.ok
-    for plugin in plugins:
-        for env, ctx in contexts.items():
-            with stage(f"compile:{plugin.name}"):
-                result = plugin.compile(ctx)
-            _add(compiled, stream, env, [place(ctx, a) for a in result.artifacts])
-            compiled.diagnostics += result.diagnostics
-            if has_errors(result.diagnostics):
-                stream.halt()
-        stream.forget()
+    with contextlib.closing(run_compilers(plugins, contexts, ahead)) as results:
+        for _, done in itertools.groupby(results, key=lambda done: done.plugin.name):
+            for env, result in ((d.env, d.result) for d in done):
+                _add(compiled, stream, env, [place(contexts[env], a) for a in result.artifacts])
+                compiled.diagnostics += result.diagnostics
+                if has_errors(result.diagnostics):
+                    stream.halt()
+            stream.forget()
     for env, ctx in contexts.items():
         with stage("gitops"):
             engine = engine_artifacts(ctx)

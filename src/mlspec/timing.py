@@ -39,6 +39,13 @@ def stage(name: str) -> Iterator[None]:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - start
 
 
+def add_time(name: str, seconds: float) -> None:
+    """Count ``seconds`` spent elsewhere (in a worker process) to the stage ``name``."""
+    stages = _CURRENT.get()
+    if stages is not None:
+        stages[name] = stages.get(name, 0.0) + seconds
+
+
 def render(stages: dict[str, float]) -> str:
     width = max((len(name) for name in stages), default=5)
     lines = [f"{name:<{width}}  {seconds * 1000:9.1f} ms" for name, seconds in stages.items()]

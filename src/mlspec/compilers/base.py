@@ -114,7 +114,9 @@ class CompileResult:
 
 @runtime_checkable
 class Compiler(Protocol):
-    """What a compiler plugin implements."""
+    """What a compiler plugin implements. A compiler that takes long may also say so
+    with a class attribute ``slow = True``: it then runs after the others (see
+    compilers/ahead.py)."""
 
     name: ClassVar[str]
 

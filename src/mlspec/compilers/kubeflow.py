@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 class KubeflowCompiler:
     name: ClassVar[str] = "kubeflow"
+    slow: ClassVar[bool] = True  # kfp compiles each pipeline: run last (compilers/ahead.py)
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         result = CompileResult()

@@ -1,0 +1,226 @@
+"""Run the compilers in a worker process, ahead of the caller.
+
+A compile has two halves of similar cost: the compilers build artifacts (kfp alone
+takes seconds for a thousand pipelines), and the caller checks, emits and writes them.
+In one process they take turns on one core. Here the compilers run in a forked worker
+that hands over each result (one compiler, one environment) as soon as it is built:
+while the caller checks and writes what compiler *i* built, the worker builds *i + 1*
+and on, on another core. Slow compilers run last (`in_order`), so that the caller has
+the others' output to work on meanwhile. At N=1000 tenants without policies, a compile
+took 40 s in one process and 28 s this way (2 cores).
+
+The worker is forked after validation, so it holds the same validated platforms
+without their being sent, and it runs the same code as the caller would, in the same
+order: the output is the same, byte for byte (a test compares the two ways). Results
+travel pickled through a socket; a thread of the worker sends them, so that the worker
+compiles on while the caller has yet to read. The caller holds one result at a time,
+as before; the worker at most `_AHEAD` pickled ones besides the one it builds.
+
+A compiler's `MlspecError` reaches the caller as itself, any other exception as a
+RuntimeError carrying the worker's traceback, and a worker that dies (killed, out of
+memory) as MLS905. The worker leaves with ``os._exit``: the caller's exit handlers
+(which stop the policy evaluations) are not its own. Without ``os.fork`` (Windows), or
+with ``ahead=False``, the compilers run in the calling process, in the same order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import threading
+import time
+import traceback
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlspec.compilers.base import CompileContext, Compiler, CompileResult
+from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.timing import add_time, stage
+
+_HEADER = struct.Struct("!Q")  # the length of the pickle that follows
+_AHEAD = 4  # results the worker may have built that the caller has yet to read
+
+
+@dataclass(frozen=True)
+class Done:
+    """One compiler's result for one environment."""
+
+    plugin: Compiler
+    env: str
+    result: CompileResult
+
+
+def run_compilers(
+    plugins: Sequence[Compiler], contexts: Mapping[str, CompileContext], ahead: bool = True
+) -> Generator[Done, None, None]:
+    """Every plugin on every environment: plugin by plugin (the slow ones last, see
+    `in_order`), environments in the order of ``contexts``. With ``ahead`` (and
+    ``os.fork``), computed in a worker process one result ahead of the caller; closing
+    the iterator early stops the worker."""
+    steps = [(plugin, env) for plugin in in_order(plugins) for env in contexts]
+    if ahead and hasattr(os, "fork") and steps:
+        yield from _from_worker(steps, contexts)
+        return
+    for plugin, env in steps:
+        with stage(f"compile:{plugin.name}"):
+            result = plugin.compile(contexts[env])
+        yield Done(plugin, env, result)
+
+
+def in_order(plugins: Sequence[Compiler]) -> list[Compiler]:
+    """The plugins in the order given, those that say they are ``slow`` last (kfp's:
+    seconds for a thousand pipelines). The worker then builds the slow ones' artifacts
+    while the caller checks and writes the others', instead of the caller waiting for
+    them first. The order of the steps changes nothing in the output."""
+    return sorted(plugins, key=lambda plugin: bool(getattr(plugin, "slow", False)))
+
+
+def _from_worker(
+    steps: list[tuple[Compiler, str]], contexts: Mapping[str, CompileContext]
+) -> Generator[Done, None, None]:
+    worker = _Worker(steps, contexts)
+    try:
+        for plugin, env in steps:
+            with stage("compile (waiting for the worker)"):
+                kind, value, seconds = worker.receive()
+            add_time(f"compile:{plugin.name}", seconds)
+            yield Done(plugin, env, _outcome(kind, value))
+    finally:
+        worker.stop()
+
+
+class _Worker:
+    """The forked worker and the caller's end of its socket."""
+
+    def __init__(
+        self, steps: list[tuple[Compiler, str]], contexts: Mapping[str, CompileContext]
+    ) -> None:
+        self._channel, theirs = socket.socketpair()
+        self._status: int | None = None
+        self._pid = os.fork()
+        if self._pid == 0:  # pragma: no cover - the worker never returns
+            self._channel.close()
+            _work(theirs, steps, contexts)
+        theirs.close()
+
+    def receive(self) -> tuple[str, Any, float]:
+        (length,) = _HEADER.unpack(self._read(_HEADER.size))
+        payload = self._read(length)
+        with _collection_paused():  # unpickling makes many containers and no cycles
+            kind, value, seconds = pickle.loads(payload)  # our own worker's
+        return kind, value, seconds
+
+    def stop(self) -> None:
+        """Close our end; kill the worker if it still runs (nobody will read it), reap it."""
+        self._channel.close()
+        if self._status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._reap()
+
+    def _read(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            count = self._channel.recv_into(view[got:])
+            if count == 0:  # the worker closed its end without sending
+                raise MlspecError(_died(self._reap()))
+            got += count
+        return bytes(buffer)
+
+    def _reap(self) -> int:
+        if self._status is None:
+            self._status = os.waitpid(self._pid, 0)[1]
+        return self._status
+
+
+def _work(
+    channel: socket.socket,
+    steps: list[tuple[Compiler, str]],
+    contexts: Mapping[str, CompileContext],
+) -> None:  # pragma: no cover - runs in the worker
+    """The worker: compile each step, and hand it to a thread that sends it, so that
+    compiling goes on while the caller has yet to read (a socket holds a few hundred
+    KiB; a result, megabytes). Leaves when done, or when the caller is gone."""
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD)
+    sender = threading.Thread(target=_send_all, args=(channel, outbox), daemon=True)
+    sender.start()
+    status = 0
+    try:
+        for plugin, env in steps:
+            kind, value, seconds = _compile_one(plugin, contexts[env])
+            payload = pickle.dumps((kind, value, seconds), protocol=pickle.HIGHEST_PROTOCOL)
+            outbox.put(_HEADER.pack(len(payload)) + payload)
+            if kind != "ok":
+                break
+        outbox.put(None)
+        sender.join()
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _compile_one(plugin: Compiler, ctx: CompileContext) -> tuple[str, Any, float]:
+    """What the worker sends: ("ok", result), ("error", diagnostic) or ("bug",
+    traceback), and the seconds it took."""
+    start = time.perf_counter()
+    value: CompileResult | Diagnostic | str
+    try:
+        kind, value = "ok", plugin.compile(ctx)
+    except MlspecError as exc:
+        kind, value = "error", exc.diagnostic
+    except BaseException:
+        kind, value = "bug", traceback.format_exc()
+    return kind, value, time.perf_counter() - start
+
+
+def _send_all(
+    channel: socket.socket, outbox: queue.Queue[bytes | None]
+) -> None:  # pragma: no cover
+    """The worker's sending thread. The caller gone (a send fails), the worker ends."""
+    while (message := outbox.get()) is not None:
+        try:
+            channel.sendall(message)
+        except OSError:
+            os._exit(1)
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Without this, the cyclic garbage collector runs again and again while a result is
+    unpickled (every few hundred new containers), and makes that five times as slow."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _died(status: int) -> Diagnostic:
+    if os.WIFSIGNALED(status):
+        how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        how = f"exited with status {os.waitstatus_to_exitcode(status)}"
+    message = f"the compiler worker process died ({how}) before it finished"
+    hint = "SIGKILL is often the out-of-memory killer: see `dmesg`"
+    return Diagnostic("MLS905", message, hint=hint)
+
+
+def _outcome(kind: str, value: Any) -> CompileResult:
+    if kind == "error":
+        raise MlspecError(value)
+    if kind == "bug":
+        raise RuntimeError(f"a compiler failed in the worker process:\n{value}")
+    result: CompileResult = value
+    return result
