@@ -18,12 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.compilers.ahead import run_compilers
-from mlspec.compilers.base import Artifact, CompileContext, Compiler, everything, load_compilers
+from mlspec.compilers.base import (
+    Artifact,
+    CompileContext,
+    Compiler,
+    CompileResult,
+    everything,
+    load_compilers,
+)
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors, sorted_unique
 from mlspec.gitops.layout import KUSTOMIZATION, engine_artifacts, listings, place, tenant_dirs
 from mlspec.gitops.relist import relisted
 from mlspec.output.emit import dump_yaml
-from mlspec.output.stream import ArtifactStream, FileSink, MemorySink
+from mlspec.output.stream import ArtifactStream, FileSink, MemorySink, Verdict
 from mlspec.output.writer import TreeWriter, WriteError, WriteSummary, read_owned_manifest
 from mlspec.policy import PolicyOptions
 from mlspec.policy import new_run as new_policy_run
@@ -134,12 +141,20 @@ def _compile_all(
     locate = {name: ctx.sources.value_location for name, ctx in contexts.items()}
     stream = ArtifactStream(sink, locate)
     stream.writing = compiled.ok
-    with contextlib.closing(run_compilers(plugins, contexts, ahead)) as results:
+
+    def prepare(plugin: Compiler, env: str, result: CompileResult, spare: bool) -> _Prepared:
+        """The artifacts placed; and, in the worker when it has time to spare (this
+        process is behind), their schema checks too."""
+        placed = [place(contexts[env], a) for a in result.artifacts]
+        verdicts = stream.verdicts(plugin.name, placed) if spare else []
+        return _Prepared(placed, verdicts, result.diagnostics)
+
+    with contextlib.closing(run_compilers(plugins, contexts, prepare, ahead)) as results:
         for _, done in itertools.groupby(results, key=lambda done: done.plugin.name):
-            for env, result in ((d.env, d.result) for d in done):
-                _add(compiled, stream, env, [place(contexts[env], a) for a in result.artifacts])
-                compiled.diagnostics += result.diagnostics
-                if has_errors(result.diagnostics):
+            for env, prepared in ((d.env, d.result) for d in done):
+                _add(compiled, stream, env, prepared.artifacts, prepared.verdicts)
+                compiled.diagnostics += prepared.diagnostics
+                if has_errors(prepared.diagnostics):
                     stream.halt()
             stream.forget()
     for env, ctx in contexts.items():
@@ -166,12 +181,29 @@ def _contexts(compiled: Compiled) -> dict[str, CompileContext]:
     return contexts
 
 
-def _add(compiled: Compiled, stream: ArtifactStream, env: str, artifacts: list[Artifact]) -> None:
-    """Stream the wanted ones (under a selection: the selected nodes' only)."""
+@dataclass
+class _Prepared:
+    """A compiler's result for one environment, placed and schema-checked (by the
+    worker, beside the stream: compilers/ahead.py)."""
+
+    artifacts: list[Artifact]
+    verdicts: list[Verdict]
+    diagnostics: list[Diagnostic]
+
+
+def _add(
+    compiled: Compiled,
+    stream: ArtifactStream,
+    env: str,
+    artifacts: list[Artifact],
+    verdicts: Sequence[Verdict | None] = (),
+) -> None:
+    """Stream the wanted ones (under a selection: the selected nodes' only), with their
+    schema verdicts when already known."""
     chosen = compiled.selection[env].includes if compiled.selection is not None else everything
-    for artifact in artifacts:
+    for artifact, verdict in itertools.zip_longest(artifacts, verdicts):
         if chosen(artifact.source):
-            stream.add(env, artifact)
+            stream.add(env, artifact, verdict)
 
 
 def compile_to(

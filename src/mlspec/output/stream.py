@@ -11,6 +11,8 @@ Equal objects (most objects are the same in every environment) are checked and e
 once: the stream remembers, by a digest of their canonical JSON, the schema problems
 and bytes of every object since the last `forget`. The caller forgets after each
 compiler, so the memory is bounded by one compiler's output in every environment.
+The schema checks may also run elsewhere (`verdicts`, in the compile worker of
+compilers/ahead.py): `add` then takes their verdict instead of checking again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mlspec.output.emit import dump_yaml
 from mlspec.timing import stage
 
 Locate = Callable[[str], Location | None]
+Verdict = tuple[bytes, list[Any]]  # an object's digest and its schema problems
 
 
 class FileSink(Protocol):
@@ -69,6 +72,7 @@ class ArtifactStream:
         self.writing = True
         self._placed: dict[str, dict[str, str]] = {}  # env -> path -> source
         self._seen: dict[bytes, _Seen] = {}
+        self._judged: tuple[str, dict[bytes, list[Any]]] = ("", {})  # see `verdicts`
 
     def forget(self) -> None:
         """Drop the memory of equal objects (between compilers: they share none)."""
@@ -78,13 +82,33 @@ class ArtifactStream:
         """Stop emitting: something failed, the sink's content will be thrown away."""
         self.writing = False
 
-    def add(self, env: str, artifact: Artifact) -> None:
+    def verdicts(self, group: str, artifacts: list[Artifact]) -> list[Verdict]:
+        """The schema checks of ``artifacts`` alone, for `add` to take instead of checking
+        them itself (the compile worker runs them beside the stream: compilers/ahead.py).
+        Equal objects are checked once within a ``group`` (one compiler's output)."""
+        name, memo = self._judged
+        if name != group:
+            memo = {}
+            self._judged = (group, memo)
+        found: list[Verdict] = []
+        with stage("check"):
+            for artifact in artifacts:
+                key = _digest(artifact.object)
+                problems = memo.get(key)
+                if problems is None:
+                    problems = memo[key] = schema_problems(artifact.object)
+                found.append((key, problems))
+        return found
+
+    def add(self, env: str, artifact: Artifact, verdict: Verdict | None = None) -> None:
+        """Check ``artifact`` (its schema already, when ``verdict`` is given) and, while
+        nothing failed, emit it."""
         locate = self.locate[env]
         placed = self._placed.setdefault(env, {})
         with stage("check"):
             collided = f"{env}/{artifact.path}" in placed
             found = check_placement(env, artifact, placed, locate)
-            seen = self._check_schema(artifact.object)
+            seen = self._check_schema(artifact.object, verdict)
             found += schema_diagnostics(env, artifact, seen.problems, locate)
         if is_kubernetes_object(artifact.object):
             self.objects.setdefault(env, []).append(artifact.path)
@@ -95,11 +119,12 @@ class ArtifactStream:
         if self.writing and not collided:
             self._emit(f"{env}/{artifact.path}", artifact, seen)
 
-    def _check_schema(self, obj: dict[str, Any]) -> _Seen:
-        key = hashlib.sha256(fingerprint(obj).encode("utf-8", "surrogatepass")).digest()
+    def _check_schema(self, obj: dict[str, Any], verdict: Verdict | None) -> _Seen:
+        key = _digest(obj) if verdict is None else verdict[0]
         seen = self._seen.get(key)
         if seen is None:
-            seen = self._seen[key] = _Seen(schema_problems(obj))
+            problems = schema_problems(obj) if verdict is None else verdict[1]
+            seen = self._seen[key] = _Seen(problems)
         return seen
 
     def _emit(self, path: str, artifact: Artifact, seen: _Seen) -> None:
@@ -109,3 +134,7 @@ class ArtifactStream:
         with stage("write"):
             self.sink.add(path, seen.content)
         self.sources[path] = artifact.source
+
+
+def _digest(obj: dict[str, Any]) -> bytes:
+    return hashlib.sha256(fingerprint(obj).encode("utf-8", "surrogatepass")).digest()
