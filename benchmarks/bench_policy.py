@@ -127,15 +127,16 @@ def breakdown(validated: Validated) -> None:
     diagnostics(findings(outcomes["prod"])[0], env.sources)
     mapped = _cpu() - cpu - built - evaluated
     size = len(json.dumps(document)) // 1024
-    print(f"input document: {_nodes(document)} nodes ({size} KiB of JSON), {len(rules)} rules")
+    print(f"input document: {count_nodes(document)} nodes ({size} KiB of JSON), {len(rules)} rules")
     print(f"  build input {built:.3f} s, engine {evaluated:.3f} s, results {mapped:.3f} s (CPU)")
 
 
-def _nodes(value: Any) -> int:
+def count_nodes(value: Any) -> int:
+    """JSON nodes as rego-cpp gets them: every value, and every object key."""
     if isinstance(value, dict):
-        return 1 + sum(1 + _nodes(v) for v in value.values())
+        return 1 + sum(1 + count_nodes(item) for item in value.values())
     if isinstance(value, list):
-        return 1 + sum(_nodes(v) for v in value)
+        return 1 + sum(count_nodes(item) for item in value)
     return 1
 
 

@@ -17,7 +17,8 @@ import argparse
 import gc
 import json
 from pathlib import Path
-from typing import Any
+
+from bench_policy import count_nodes
 
 from mlspec.policy import PolicyOptions
 from mlspec.policy.inputs import build_input
@@ -32,15 +33,6 @@ def resident_mib(field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def count_nodes(value: Any) -> int:
-    """JSON nodes as rego-cpp gets them: every value, and every object key."""
-    if isinstance(value, dict):
-        return 1 + sum(1 + count_nodes(item) for item in value.values())
-    if isinstance(value, list):
-        return 1 + sum(count_nodes(item) for item in value)
-    return 1
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ def _compile_all(
     compiled: Compiled, plugins: Sequence[Compiler], sink: FileSink, ahead: bool
 ) -> ArtifactStream:
     """Run every compiler on every environment, one compiler at a time (``ahead``: in a
-    worker process, one result ahead, see compilers/ahead.py), and stream the artifacts
+    worker process, ahead of this one, see compilers/ahead.py), and stream the artifacts
     through the checks into ``sink``: only one compiler's artifacts for one environment
     are alive here at a time (and its equal objects are emitted once)."""
     contexts = _contexts(compiled)
@@ -183,8 +183,8 @@ def _contexts(compiled: Compiled) -> dict[str, CompileContext]:
 
 @dataclass
 class _Prepared:
-    """A compiler's result for one environment, placed and schema-checked (by the
-    worker, beside the stream: compilers/ahead.py)."""
+    """A compiler's result for one environment, placed, and schema-checked when the
+    worker had time to spare (no verdicts otherwise: the stream checks them itself)."""
 
     artifacts: list[Artifact]
     verdicts: list[Verdict]

@@ -25,6 +25,7 @@ from mlspec.cli_options import (
     policy_timeout_option,
 )
 from mlspec.diagnostics import Diagnostic, ExitCode, MlspecError, has_errors
+from mlspec.gcpause import collection_paused
 from mlspec.reporting import FORMATS, reporter_for
 
 if TYPE_CHECKING:
@@ -148,14 +149,11 @@ def _importing() -> Iterator[None]:
     if not _own_process:
         yield
         return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with collection_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
 
 
 def _policy_summary(report: PolicyReport | None) -> str:

@@ -8,17 +8,16 @@ Nothing here imports a compiler, kfp or mlflow: `mlspec validate` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlspec.analysis import check_capacity
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors, sorted_unique
+from mlspec.gcpause import collection_paused
 from mlspec.graph import Elements, extract
 from mlspec.graph_checks import check_graph
 from mlspec.spec.loader import DEFAULT_LIMITS, Limits, load_bytes
@@ -100,23 +99,8 @@ def validate_spec(
     one is validated (the policies start there: their evaluation then overlaps the
     rest of the validation). Another environment may still turn out invalid.
     """
-    with _cycle_collection_paused():
+    with collection_paused():  # trees of dicts, lists and models: no cycles (gcpause.py)
         return _validate_spec(spec, environments, limits, on_valid)
-
-
-@contextlib.contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """A spec becomes trees of dicts, lists and models, without reference cycles: the
-    cyclic garbage collector finds nothing in them, but walks them again each time they
-    grow (a third of the time of loading a 10 MB spec). It is paused while validating;
-    whatever it would have found is collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _validate_spec(
