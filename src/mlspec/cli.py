@@ -202,7 +202,11 @@ def _policy_summary(report: PolicyReport | None) -> str:
 @no_policy_option
 @opa_url_option
 @policy_timeout_option
-@click.option("--timings", is_flag=True, help="Print the time each stage took (to stderr).")
+@click.option(
+    "--timings",
+    is_flag=True,
+    help="Print the time each stage took, in any process (to stderr).",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", help=FORMAT_HELP)
 @_guarded()
 def compile_command(
