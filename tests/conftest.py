@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import stat
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -31,6 +35,26 @@ def snapshot(tree: Path) -> Snapshot:
                 content = b""
             entries[path.relative_to(tree).as_posix()] = (info.st_mode, content)
     return entries
+
+
+def modules_loaded_by_validate(packages: Sequence[str], *options: str) -> list[str]:
+    """The modules of ``packages`` (each with its submodules) that a fresh process has
+    imported once `mlspec validate` of the reference example passed: what the validate
+    path pulls in."""
+    code = (
+        "import sys\n"
+        "from mlspec.cli import main\n"
+        "try:\n"
+        f"    main(['validate', {str(EXAMPLE)!r}, *{list(options)!r}])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        f"packages = {tuple(packages)!r}\n"
+        "below = tuple(package + '.' for package in packages)\n"
+        "print(sorted(m for m in sys.modules if m in packages or m.startswith(below)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
+    return loaded
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ from hypothesis import strategies as st
 
 from mlspec.spec.source import SourceMap
 from mlspec.spec.templates import _WHOLE_VARIABLE, _Expansion, _render_simple
-from tests.conftest import EXAMPLE
+from tests.conftest import modules_loaded_by_validate
 
 _NAMES = ["x", "y", "version", "n", "missing", "_x", "X1_", "true", "None", "not", "range"]
 _NAMES += ["self", "loop", "params", "inputs"]
@@ -162,17 +160,7 @@ def test_jinja_globals_are_left_to_jinja() -> None:
 
 
 def test_validating_the_reference_spec_does_not_import_jinja() -> None:
-    code = (
-        "import sys\n"
-        "from mlspec.cli import main\n"
-        "try:\n"
-        f"    main(['validate', {str(EXAMPLE)!r}])\n"
-        "except SystemExit as exc:\n"
-        "    assert exc.code == 0, exc.code\n"
-        "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'jinja2'))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
+    assert modules_loaded_by_validate(["jinja2"]) == []
 
 
 @pytest.mark.parametrize("text", ["{{ params }}", "x-{{ outputs }}", "{{ inputs | string }}"])

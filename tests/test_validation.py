@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mlspec import api, validation
 from mlspec.cli import main
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, modules_loaded_by_validate
 
 # Compiling, writing and publishing: validate needs none of them. (ruamel.yaml is the
 # slow parser, for text libyaml refuses; the reference spec is not such a text.)
@@ -29,17 +29,7 @@ def _run_in_fresh_process(code: str, env: dict[str, str] | None = None) -> str:
 
 @pytest.mark.parametrize("policy", [[], ["--no-policy"]], ids=["policies", "no-policy"])
 def test_validate_imports_no_compile_or_write_machinery(policy: list[str]) -> None:
-    code = (
-        "import sys\n"
-        "from mlspec.cli import main\n"
-        "try:\n"
-        f"    main(['validate', {str(EXAMPLE)!r}, *{policy!r}])\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        f"loaded = sorted(m for m in sys.modules if m.startswith({NOT_FOR_VALIDATE!r}))\n"
-        "print(','.join(loaded))\n"
-    )
-    assert _run_in_fresh_process(code) == ""
+    assert modules_loaded_by_validate(NOT_FOR_VALIDATE, *policy) == []
 
 
 def test_api_validate_is_the_light_entry_point() -> None:
